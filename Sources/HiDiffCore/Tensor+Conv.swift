@@ -1,0 +1,115 @@
+extension Tensor {
+    /// 2-D convolution (cross-correlation, groups = 1) of an NCHW tensor, torch `F.conv2d` semantics.
+    ///
+    /// `weight` is [O, I, kh, kw]; stride, padding and dilation apply to both axes. With several stripes
+    /// (`collective.size > 1`) this tensor is one horizontal stripe whose height is a multiple of `stride`;
+    /// the rows the stencil needs beyond the stripe come from the neighbours as halo rows, and the global
+    /// image border is zero padding, so the stripes of the result equal the whole-map convolution.
+    public func conv2d(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
+                       collective: any Collective = SingleShard()) -> Tensor {
+        precondition(rank == 4 && weight.rank == 4 && weight.dim(1) == dim(1),
+                     "conv2d: input \(shape) vs weight \(weight.shape)")
+        if collective.size == 1 {
+            return Tensor.conv2dCore(self, weight: weight, bias: bias, stride: stride,
+                                     padTop: padding, padBottom: padding, padLeft: padding,
+                                     padRight: padding, dilation: dilation)
+        }
+        let h = dim(2), kh = weight.dim(2)
+        precondition(h % stride == 0, "stripe height \(h) is not a multiple of the conv stride \(stride)")
+        // Output rows this stripe owns: those whose first input row (o*stride - padding) starts in it.
+        let outRows = (h + stride - 1) / stride
+        let lastRead = (outRows - 1) * stride - padding + (kh - 1) * dilation
+        let below = max(0, lastRead - (h - 1))
+        let halo = collective.haloRows(self, above: padding, below: below)
+        let extended = Tensor.concat([halo.above, self, halo.below], axis: 2)
+        return Tensor.conv2dCore(extended, weight: weight, bias: bias, stride: stride,
+                                 padTop: 0, padBottom: 0, padLeft: padding, padRight: padding,
+                                 dilation: dilation, maxOutRows: outRows)
+    }
+
+    /// The convolution kernel: im2col over blocks of output rows (bounded scratch) and one SGEMM per block.
+    static func conv2dCore(_ x: Tensor, weight: Tensor, bias: Tensor?, stride s: Int,
+                           padTop: Int, padBottom: Int, padLeft: Int, padRight: Int, dilation d: Int,
+                           maxOutRows: Int? = nil) -> Tensor {
+        let (n, c, h, w) = (x.dim(0), x.dim(1), x.dim(2), x.dim(3))
+        let (o, kh, kw) = (weight.dim(0), weight.dim(2), weight.dim(3))
+        var ho = (h + padTop + padBottom - d * (kh - 1) - 1) / s + 1
+        if let maxOutRows { ho = min(ho, maxOutRows) }
+        let wo = (w + padLeft + padRight - d * (kw - 1) - 1) / s + 1
+        precondition(ho > 0 && wo > 0, "conv2d output would be empty for input \(x.shape), kernel \(kh)x\(kw)")
+        if let bias { precondition(bias.shape == [o], "conv2d bias \(bias.shape) for \(o) outputs") }
+        let k = c * kh * kw
+        let plane = ho * wo
+        var out = Tensor(zeros: [n, o, ho, wo])
+        let pointwise = kh == 1 && kw == 1 && s == 1 && padTop == 0 && padLeft == 0 && padBottom == 0
+            && padRight == 0
+        // Scratch of at most ~16M floats (64 MB) for the column matrix.
+        let rowsPerBlock = max(1, min(ho, (1 << 24) / max(k * wo, 1)))
+        var col = pointwise ? [] : [Float](repeating: 0, count: k * rowsPerBlock * wo)
+        x.data.withUnsafeBufferPointer { xb in
+            weight.data.withUnsafeBufferPointer { wb in
+                out.data.withUnsafeMutableBufferPointer { ob in
+                    col.withUnsafeMutableBufferPointer { cb in
+                        for b in 0..<n {
+                            let src = xb.baseAddress! + b * c * h * w
+                            let dst = ob.baseAddress! + b * o * plane
+                            if pointwise {
+                                sgemm(m: o, n: plane, k: c, a: wb.baseAddress!, lda: c, b: src, ldb: plane,
+                                      c: dst, ldc: plane)
+                                continue
+                            }
+                            var y0 = 0
+                            while y0 < ho {
+                                let rows = min(rowsPerBlock, ho - y0)
+                                let cols = rows * wo
+                                im2col(src, c: c, h: h, w: w, kh: kh, kw: kw, s: s, d: d,
+                                       padTop: padTop, padLeft: padLeft, y0: y0, rows: rows, wo: wo,
+                                       into: cb.baseAddress!)
+                                sgemm(m: o, n: cols, k: k, a: wb.baseAddress!, lda: k,
+                                      b: cb.baseAddress!, ldb: cols, c: dst + y0 * wo, ldc: plane)
+                                y0 += rows
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let bias { out = out.addingChannelwise(bias) }
+        return out
+    }
+
+    /// Fills col[(ci*kh + i)*kw + j][r*wo + ox] with x[ci][ (y0+r)*s - padTop + i*d ][ ox*s - padLeft + j*d ].
+    @inline(__always)
+    static func im2col(_ x: UnsafePointer<Float>, c: Int, h: Int, w: Int, kh: Int, kw: Int, s: Int, d: Int,
+                       padTop: Int, padLeft: Int, y0: Int, rows: Int, wo: Int,
+                       into col: UnsafeMutablePointer<Float>) {
+        let cols = rows * wo
+        parallelRanges(c * kh * kw, minChunk: max(1, (1 << 14) / max(cols, 1))) { range in
+            for kr in range {
+                let j = kr % kw, i = (kr / kw) % kh, ci = kr / (kw * kh)
+                let plane = x + ci * h * w
+                let dstRow = col + kr * cols
+                // Output columns whose input column lies inside the image: ox in [oxLo, oxHi).
+                let offX = j * d - padLeft
+                let oxLo = offX >= 0 ? 0 : min(wo, (-offX + s - 1) / s)
+                let oxHi = max(oxLo, min(wo, (w - 1 - offX) >= 0 ? (w - 1 - offX) / s + 1 : 0))
+                for r in 0..<rows {
+                    let iy = (y0 + r) * s - padTop + i * d
+                    let dst = dstRow + r * wo
+                    if iy < 0 || iy >= h {
+                        dst.update(repeating: 0, count: wo)
+                        continue
+                    }
+                    let line = plane + iy * w + offX
+                    if oxLo > 0 { dst.update(repeating: 0, count: oxLo) }
+                    if s == 1 {
+                        (dst + oxLo).update(from: line + oxLo, count: oxHi - oxLo)
+                    } else {
+                        for ox in oxLo..<oxHi { dst[ox] = line[ox * s] }
+                    }
+                    if oxHi < wo { (dst + oxHi).update(repeating: 0, count: wo - oxHi) }
+                }
+            }
+        }
+    }
+}
