@@ -24,12 +24,7 @@ public final class LocalGroup: @unchecked Sendable {
 
     /// Runs `body(rank, collective)` for every rank concurrently and returns the results in rank order.
     public func run<T>(_ body: @escaping (Int, LocalCollective) -> T) -> [T] {
-        final class Results: @unchecked Sendable {
-            var values: [T?]
-            let lock = NSLock()
-            init(_ n: Int) { values = Array(repeating: nil, count: n) }
-        }
-        let results = Results(size)
+        let results = ResultSlots<T>(size)
         let done = DispatchGroup()
         for rank in 0..<size {
             done.enter()
@@ -73,6 +68,13 @@ public final class LocalGroup: @unchecked Sendable {
         }
         return all
     }
+}
+
+/// Per-rank results written by the member threads.
+private final class ResultSlots<T>: @unchecked Sendable {
+    var values: [T?]
+    let lock = NSLock()
+    init(_ n: Int) { values = Array(repeating: nil, count: n) }
 }
 
 /// One member's view of a `LocalGroup`.
