@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "HiDiffCoreTests", dependencies: ["HiDiffCore", "HiDiffTestSupport"]),
         .testTarget(name: "HiDiffModelsTests", dependencies: ["HiDiffModels", "HiDiffTestSupport"]),
         .testTarget(name: "HiDiffSchedulersTests", dependencies: ["HiDiffSchedulers", "HiDiffTestSupport"]),
-        .testTarget(name: "HiDiffImageTests", dependencies: ["HiDiffImage", "HiDiffTestSupport"]),
+        .testTarget(name: "HiDiffImageTests", dependencies: ["HiDiffImage", "HiDiffCore", "HiDiffTestSupport"]),
         .testTarget(name: "HiDiffPipelineTests", dependencies: ["HiDiffPipeline", "HiDiffTestSupport"]),
     ],
     // Kernels hand raw pointers to DispatchQueue.concurrentPerform; Swift 5 mode keeps that legal while the

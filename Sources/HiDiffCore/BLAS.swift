@@ -1,4 +1,8 @@
 import COpenBLAS
+import Synchronization
+
+/// Floating-point operations issued through `sgemm` since process start (2mnk per call), for benchmarks.
+public let gemmFlopCounter = Atomic<Int>(0)
 
 /// Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, through OpenBLAS.
 ///
@@ -11,6 +15,7 @@ public func sgemm(transA: Bool = false, transB: Bool = false,
                   b: UnsafePointer<Float>, ldb: Int,
                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
     guard m > 0, n > 0 else { return }
+    gemmFlopCounter.add(2 * m * n * k, ordering: .relaxed)
     cblas_sgemm(CblasRowMajor,
                 transA ? CblasTrans : CblasNoTrans,
                 transB ? CblasTrans : CblasNoTrans,

@@ -1,0 +1,30 @@
+/// Why a scheduler could not be built from a configuration.
+public enum SchedulerError: Error, CustomStringConvertible, Equatable {
+    /// `_class_name` names a scheduler hidiff does not implement and no kind was chosen explicitly.
+    case unknownClass(String?)
+    /// A configuration field holds a value the chosen scheduler does not implement.
+    case unsupported(scheduler: String, field: String, value: String)
+    /// A field holds a value diffusers itself rejects.
+    case invalid(scheduler: String, field: String, value: String, expected: String)
+    /// The requested number of inference steps cannot be used with this configuration.
+    case invalidSteps(scheduler: String, steps: Int, reason: String)
+    /// The configuration file could not be read or decoded.
+    case unreadableConfig(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .unknownClass(let name):
+            let known = SchedulerKind.allCases.map { "\($0.className) (\($0.rawValue))" }.joined(separator: ", ")
+            return "scheduler config: _class_name \(name.map { "'\($0)'" } ?? "missing") is not supported; "
+                + "choose one of \(known)"
+        case let .unsupported(scheduler, field, value):
+            return "\(scheduler): \(field) = \(value) is not supported by hidiff"
+        case let .invalid(scheduler, field, value, expected):
+            return "\(scheduler): \(field) = \(value) is invalid; expected \(expected)"
+        case let .invalidSteps(scheduler, steps, reason):
+            return "\(scheduler): \(steps) inference steps: \(reason)"
+        case let .unreadableConfig(path, reason):
+            return "scheduler config \(path): \(reason)"
+        }
+    }
+}
