@@ -23,9 +23,15 @@ public enum Fixtures {
     /// `Tests/Fixtures/<relative>` as a file-system path.
     public static func path(_ relative: String) -> String { url(relative).path }
 
-    /// Decodes a JSON fixture.
+    /// Decodes a JSON fixture. Python's non-standard `NaN`/`Infinity` literals (written for a few scheduler
+    /// fields) become null, since Foundation's JSONSerialization rejects them; typed configs that need the
+    /// values decode the file with a JSON5 `JSONDecoder` instead.
     public static func json(_ relative: String) throws -> Any {
-        try JSONSerialization.jsonObject(with: Data(contentsOf: url(relative)))
+        var text = try String(contentsOf: url(relative), encoding: .utf8)
+        for literal in ["-Infinity", "Infinity", "NaN"] {
+            text = text.replacingOccurrences(of: ": \(literal)", with: ": null")
+        }
+        return try JSONSerialization.jsonObject(with: Data(text.utf8))
     }
 }
 
