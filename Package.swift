@@ -22,7 +22,8 @@ let package = Package(
         .target(name: "HiDiffCore", dependencies: ["COpenBLAS"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         // Weights (safetensors, diffusers folders), tokenizer, CLIP, U-Net, VAE.
-        .target(name: "HiDiffModels", dependencies: ["HiDiffCore"]),
+        .target(name: "HiDiffModels", dependencies: ["HiDiffCore"],
+                resources: [.copy("Resources/clip")]),
         // Noise schedulers as diffusers computes them.
         .target(name: "HiDiffSchedulers", dependencies: ["HiDiffCore"]),
         // PNG in/out with generation metadata.
