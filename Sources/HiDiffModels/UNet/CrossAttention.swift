@@ -1,0 +1,41 @@
+import HiDiffCore
+
+/// diffusers' `Attention` as `BasicTransformerBlock` uses it: to_q/to_k/to_v (bias only with
+/// `attention_bias`), scaled dot-product attention over `heads`, then `to_out.0` (with bias).
+public struct CrossAttention: Sendable {
+    public var toQ: Tensor, toK: Tensor, toV: Tensor
+    public var toQBias: Tensor?, toKBias: Tensor?, toVBias: Tensor?
+    public var toOut: Tensor, toOutBias: Tensor
+    public var heads: Int
+
+    /// `contextDim` is nil for self-attention (keys from the queries' own tokens).
+    public init(_ w: Weights, queryDim: Int, contextDim: Int?, heads: Int, headDim: Int, qkvBias: Bool = false) throws {
+        let inner = heads * headDim
+        let kvDim = contextDim ?? queryDim
+        toQ = try w("to_q.weight", shape: [inner, queryDim])
+        toK = try w("to_k.weight", shape: [inner, kvDim])
+        toV = try w("to_v.weight", shape: [inner, kvDim])
+        if qkvBias {
+            toQBias = try w("to_q.bias", shape: [inner])
+            toKBias = try w("to_k.bias", shape: [inner])
+            toVBias = try w("to_v.bias", shape: [inner])
+        }
+        toOut = try w("to_out.0.weight", shape: [queryDim, inner])
+        toOutBias = try w("to_out.0.bias", shape: [queryDim])
+        self.heads = heads
+    }
+
+    /// Self-attention over `x` [B, L, C] when `context` is nil, else cross-attention to `context` [B, Lc, Cc].
+    ///
+    /// `collective` reaches other stripes for self-attention's keys and values; cross-attention keys are
+    /// the text tokens every stripe already holds, so it never gathers.
+    public func callAsFunction(_ x: Tensor, context: Tensor? = nil, collective: any Collective = SingleShard()) -> Tensor {
+        let source = context ?? x
+        let q = x.linear(weight: toQ, bias: toQBias)
+        let k = source.linear(weight: toK, bias: toKBias)
+        let v = source.linear(weight: toV, bias: toVBias)
+        let o = Tensor.attention(query: q, key: k, value: v, heads: heads,
+                                 collective: context == nil ? collective : SingleShard())
+        return o.linear(weight: toOut, bias: toOutBias)
+    }
+}

@@ -1,0 +1,28 @@
+import HiDiffCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// diffusers' `get_activation` names (the `act_fn` config field).
+public enum DiffusersActivation: String, Sendable, Equatable {
+    case silu, swish, gelu, relu, mish
+
+    /// Parses an `act_fn` value; throws for names diffusers' `get_activation` does not know.
+    public init(configValue: String, field: String) throws {
+        guard let a = DiffusersActivation(rawValue: configValue.lowercased()) else {
+            throw ModelConfigError.unsupported(field: field, value: configValue)
+        }
+        self = a
+    }
+
+    /// Applies the activation elementwise.
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        switch self {
+        case .silu, .swish: return x.silu()
+        case .gelu: return x.gelu()
+        case .relu: return x.map { max($0, 0) }
+        case .mish: return x.map { v in v * tanhf(v > 20 ? v : log1pf(expf(v))) }
+        }
+    }
+}

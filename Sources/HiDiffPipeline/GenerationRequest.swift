@@ -1,0 +1,44 @@
+import HiDiffSchedulers
+
+/// Everything that determines a generated image; recorded in full in the PNG's metadata.
+public struct GenerationRequest: Codable, Sendable, Equatable {
+    public var prompt: String
+    public var negativePrompt: String
+    /// Pixels; nil: the model's native size (or the init image's size for img2img).
+    public var width: Int?
+    public var height: Int?
+    public var steps: Int
+    /// Classifier-free guidance scale; at or below 1 the unconditional pass is skipped, as diffusers does.
+    public var guidanceScale: Double
+    public var seed: UInt64
+    /// nil: the model's own scheduler (its scheduler config's class).
+    public var scheduler: SchedulerKind?
+    /// Karras sigmas (Euler, DPM-Solver++).
+    public var karras: Bool
+    /// img2img: the start image (PNG path) and how much of the schedule to run over it (0...1].
+    public var initImage: String?
+    public var strength: Double
+
+    public init(prompt: String, negativePrompt: String = "", width: Int? = nil, height: Int? = nil,
+                steps: Int = 50, guidanceScale: Double = 7.5, seed: UInt64 = 0, scheduler: SchedulerKind? = nil,
+                karras: Bool = false, initImage: String? = nil, strength: Double = 0.8) {
+        self.prompt = prompt
+        self.negativePrompt = negativePrompt
+        self.width = width
+        self.height = height
+        self.steps = steps
+        self.guidanceScale = guidanceScale
+        self.seed = seed
+        self.scheduler = scheduler
+        self.karras = karras
+        self.initImage = initImage
+        self.strength = strength
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case prompt, width, height, steps, seed, scheduler, karras, strength
+        case negativePrompt = "negative_prompt"
+        case guidanceScale = "guidance_scale"
+        case initImage = "init_image"
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import HiDiffCore
+import HiDiffImage
+import HiDiffModels
+import HiDiffSchedulers
+
+/// A loaded Stable Diffusion model and the diffusers text-to-image / image-to-image procedure on it.
+///
+/// Loading reads every weight (memory-mapped, converted per tensor) so a wrong checkpoint fails before
+/// any compute, with an error naming the tensor.
+public struct StableDiffusionPipeline: Sendable {
+    public let path: String
+    public let family: ModelFamily
+    public let tokenizer: CLIPTokenizer
+    public let textEncoder: CLIPTextModel
+    public let unet: UNet2DConditionModel
+    public let vae: AutoencoderKL
+    public let schedulerConfig: SchedulerConfig
+
+    /// Opens a diffusers pipeline folder.
+    public init(path: String) throws {
+        let folder = try DiffusersFolder(path: path)
+        self.path = path
+        tokenizer = try CLIPTokenizer(directory: folder.componentPath("tokenizer"))
+        textEncoder = try CLIPTextModel(config: folder.config("text_encoder", as: CLIPTextConfig.self),
+                                        weights: folder.weights("text_encoder"))
+        unet = try UNet2DConditionModel(config: folder.config("unet", as: UNetConfig.self),
+                                        weights: folder.weights("unet"))
+        vae = try AutoencoderKL(config: folder.config("vae", as: VAEConfig.self), weights: folder.weights("vae"))
+        schedulerConfig = try folder.config("scheduler", as: SchedulerConfig.self)
+        family = ModelFamily.detect(unet: unet.config, name: path,
+                                    trailingSpacing: schedulerConfig.timestepSpacing == "trailing")
+        if family != .sd {
+            throw PipelineError.unsupportedModel(path: path, reason: "SDXL pipelines are not supported yet")
+        }
+    }
+
+    /// The VAE's downsampling factor (8 for every Stable Diffusion VAE).
+    public var vaeScaleFactor: Int { vae.downsamplingFactor }
+
+    /// The model's native image size in pixels (U-Net `sample_size` times the VAE factor).
+    public var nativeSize: Int { (unet.config.sampleSize ?? 64) * vaeScaleFactor }
+
+    /// The final latent of a generation, before VAE decoding.
+    public func denoise(_ request: GenerationRequest, initImage: RGBImage? = nil,
+                        progress: ((Int, Int) -> Void)? = nil) throws -> Tensor {
+        let (width, height) = try resolveSize(request, initImage: initImage)
+        let f = vaeScaleFactor
+        let guided = request.guidanceScale > 1
+        let conditioning = try conditioning(for: request, width: width, height: height, guided: guided)
+        let kind = try request.scheduler ?? schedulerConfig.defaultKind()
+        var scheduler = try kind.makeScheduler(config: schedulerConfig, steps: request.steps, karras: request.karras)
+        var generator: TorchGenerator? = TorchGenerator(seed: request.seed)
+        let shape = [1, unet.config.inChannels, height / f, width / f]
+
+        var start = 0
+        var latents: Tensor
+        if let initImage {
+            start = scheduler.img2imgStartIndex(strength: request.strength)
+            guard start < scheduler.timesteps.count else {
+                throw PipelineError.invalidRequest(field: "strength",
+                                                   reason: "\(request.strength) with \(request.steps) steps runs no step")
+            }
+            // diffusers draws the VAE posterior sample first, then the noise, from the same generator.
+            let posterior = try vae.encode(initImage.toTensor())
+            let encoded = posterior.sample(noise: generator!.randn(posterior.mean.shape)) * vae.config.scalingFactor
+            let noise = generator!.randn(encoded.shape)
+            latents = scheduler.addNoise(original: encoded, noise: noise, timestepIndex: start)
+        } else {
+            latents = generator!.randn(shape) * scheduler.initNoiseSigma
+        }
+
+        let total = scheduler.timesteps.count - start
+        progress?(0, total)
+        for i in start..<scheduler.timesteps.count {
+            let t = Float(scheduler.timesteps[i])
+            var input = scheduler.scaleModelInput(latents, timestepIndex: i)
+            if guided { input = Tensor.concat([input, input], axis: 0) }
+            let call = callContext(callIndex: i - start, callCount: total, request: request)
+            var eps = try unet(input, timestep: t, encoderHiddenStates: conditioning.context,
+                               added: conditioning.added, context: call)
+            if guided {
+                let halves = eps.chunked(2, axis: 0)
+                let g = Float(request.guidanceScale)
+                eps = halves[0] + (halves[1] - halves[0]) * g
+            }
+            latents = scheduler.step(modelOutput: eps, timestepIndex: i, sample: latents, generator: &generator)
+            progress?(i - start + 1, total)
+        }
+        return latents
+    }
+
+    /// The U-Net's per-call options for call k of N (where HiDiffusion switches its operators).
+    func callContext(callIndex: Int, callCount: Int, request: GenerationRequest) -> UNetCallContext {
+        UNetCallContext(callIndex: callIndex, callCount: callCount)
+    }
+
+    /// Decodes a final latent to an image (diffusers' `vae.decode(latents / scaling_factor)` + postprocess).
+    public func decode(_ latents: Tensor) throws -> RGBImage {
+        let image = try vae.decode(latents / vae.config.scalingFactor)
+        return RGBImage(tensor: image)
+    }
+
+    /// The output size: the request's, the init image's, or the model's native size; multiples of the VAE factor.
+    func resolveSize(_ request: GenerationRequest, initImage: RGBImage?) throws -> (Int, Int) {
+        let f = vaeScaleFactor
+        if let initImage {
+            if let w = request.width, w != initImage.width {
+                throw PipelineError.invalidRequest(field: "width", reason: "\(w) differs from the init image's width \(initImage.width); img2img keeps the init image's size")
+            }
+            if let h = request.height, h != initImage.height {
+                throw PipelineError.invalidRequest(field: "height", reason: "\(h) differs from the init image's height \(initImage.height); img2img keeps the init image's size")
+            }
+            guard initImage.width % f == 0, initImage.height % f == 0 else {
+                throw PipelineError.invalidRequest(field: "init image", reason: "\(initImage.width)x\(initImage.height) is not a multiple of \(f) on both sides")
+            }
+            return (initImage.width, initImage.height)
+        }
+        let w = request.width ?? nativeSize, h = request.height ?? nativeSize
+        for (name, v) in [("width", w), ("height", h)] where v <= 0 || v % f != 0 {
+            throw PipelineError.invalidRequest(field: name, reason: "\(v) must be a positive multiple of \(f)")
+        }
+        return (w, h)
+    }
+}

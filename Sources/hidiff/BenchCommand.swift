@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import HiDiffCore
+import HiDiffModels
+import HiDiffPipeline
+
+/// `hidiff bench ...`: benchmarks that print one JSON line of figures.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Benchmarks; each prints one JSON line.",
+        subcommands: [UNetBench.self, SGEMMBench.self])
+}
+
+/// Times U-Net forwards on random inputs.
+struct UNetBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unet", abstract: "Time U-Net forward passes (random latents and text states).")
+
+    @Option(help: "A diffusers pipeline folder or a U-Net folder (config.json + safetensors).")
+    var model: String
+    @Option(name: [.customShort("W"), .long], help: "Image width in pixels (latent = width / 8).")
+    var width: Int = 512
+    @Option(name: [.customShort("H"), .long], help: "Image height in pixels (latent = height / 8).")
+    var height: Int = 512
+    @Option(help: "Batch size (2 = one classifier-free-guidance step).")
+    var batch: Int = 2
+    @Option(help: "Timed runs (after one warm-up run).")
+    var runs: Int = 3
+    @Option(help: "Latent downsampling factor of the model's VAE.")
+    var vaeFactor: Int = 8
+
+    func validate() throws {
+        guard width % vaeFactor == 0, height % vaeFactor == 0 else {
+            throw ValidationError("width and height must be multiples of \(vaeFactor)")
+        }
+        guard batch >= 1, runs >= 1 else { throw ValidationError("--batch and --runs must be at least 1") }
+    }
+
+    func run() throws {
+        let loadStart = ProcessStats.now()
+        let unet = try ComponentLoader.unet(at: model)
+        let loadSeconds = ProcessStats.now() - loadStart
+        var gen = TorchGenerator(seed: 0)
+        let sample = gen.randn([batch, unet.config.inChannels, height / vaeFactor, width / vaeFactor])
+        let context = gen.randn([batch, 77, unet.crossAttentionDim])
+        var times: [Double] = []
+        var flops = 0
+        for i in 0...runs {
+            let f0 = gemmFlopCounter.load(ordering: .relaxed)
+            let t0 = ProcessStats.now()
+            _ = try unet(sample, timestep: 500, encoderHiddenStates: context)
+            let dt = ProcessStats.now() - t0
+            if i > 0 {
+                times.append(dt)
+                flops = gemmFlopCounter.load(ordering: .relaxed) - f0
+            }
+        }
+        let sorted = times.sorted()
+        let median = sorted[sorted.count / 2]
+        let result: [String: Any] = [
+            "bench": "unet", "model": model, "width": width, "height": height, "batch": batch,
+            "runs": runs, "median_s": median, "min_s": sorted[0], "load_s": loadSeconds,
+            "gemm_gflop": Double(flops) / 1e9, "gemm_gflops_per_s": Double(flops) / 1e9 / median,
+            "peak_rss_bytes": ProcessStats.peakResidentBytes() ?? -1,
+        ]
+        print(try jsonLine(result))
+    }
+}
+
+/// Measures the machine's SGEMM peak through the same OpenBLAS the engine uses.
+struct SGEMMBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sgemm", abstract: "Measure OpenBLAS SGEMM GFLOPS.")
+
+    @Option(help: "Matrix size n (n x n times n x n).")
+    var size: Int = 2048
+    @Option(help: "Timed runs.")
+    var runs: Int = 5
+
+    func run() throws {
+        let n = size
+        let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
+        var c = [Float](repeating: 0, count: n * n)
+        var best = Double.infinity
+        for _ in 0...runs {
+            let t0 = ProcessStats.now()
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
+                    c.withUnsafeMutableBufferPointer { pc in
+                        sgemm(m: n, n: n, k: n, a: pa.baseAddress!, lda: n, b: pb.baseAddress!, ldb: n,
+                              c: pc.baseAddress!, ldc: n)
+                    }
+                }
+            }
+            best = min(best, ProcessStats.now() - t0)
+        }
+        let gflops = 2 * Double(n) * Double(n) * Double(n) / best / 1e9
+        print(try jsonLine(["bench": "sgemm", "size": n, "best_s": best, "gflops": gflops]))
+    }
+}
+
+/// One JSON object on one line with sorted keys (stable for scripts).
+func jsonLine(_ object: [String: Any]) throws -> String {
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    return String(decoding: data, as: UTF8.self)
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import HiDiffCore
+import HiDiffImage
+import HiDiffModels
+import HiDiffPipeline
+import HiDiffSchedulers
+
+extension SchedulerKind: ExpressibleByArgument {}
+
+/// `hidiff generate`: text-to-image and image-to-image on this machine (the embedded default engine).
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate", abstract: "Generate an image from a prompt (or from an init image).")
+
+    @Option(help: "A diffusers pipeline folder. Default: the bundled demo model.")
+    var model: String?
+    @Option(name: [.short, .long], help: "What to draw.")
+    var prompt: String
+    @Option(name: [.short, .long], help: "What to steer away from.")
+    var negativePrompt: String = ""
+    @Option(name: [.customShort("W"), .long], help: "Width in pixels (default: the model's native size).")
+    var width: Int?
+    @Option(name: [.customShort("H"), .long], help: "Height in pixels (default: the model's native size).")
+    var height: Int?
+    @Option(help: "Denoising steps.")
+    var steps: Int = 50
+    @Option(help: "Classifier-free guidance scale (<= 1 disables the unconditional pass).")
+    var cfgScale: Double = 7.5
+    @Option(name: [.short, .long], help: "Noise seed (torch.Generator(\"cpu\").manual_seed compatible). Default: random.")
+    var seed: UInt64?
+    @Option(help: "Scheduler: pndm, ddim, euler, euler-a, dpm++2m (default: the model's own).")
+    var scheduler: SchedulerKind?
+    @Flag(help: "Karras sigmas (euler, dpm++2m).")
+    var karras = false
+    @Option(help: "img2img: the start image (PNG).")
+    var initImage: String?
+    @Option(help: "img2img: the fraction of the schedule to run over the init image, in (0, 1].")
+    var strength: Double = 0.8
+    @Option(name: [.short, .long], help: "Output PNG path.")
+    var output: String = "hidiff.png"
+    @Option(help: "Also save the final latent (before VAE decoding) as safetensors, tensor name `latents`.")
+    var saveLatents: String?
+    @Flag(help: "No progress bar.")
+    var quiet = false
+
+    func validate() throws {
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1 (got \(steps))") }
+        guard cfgScale.isFinite else { throw ValidationError("--cfg-scale must be a finite number") }
+        guard strength > 0 && strength <= 1 else {
+            throw ValidationError("--strength must be in (0, 1] (got \(strength))")
+        }
+        if initImage == nil && strength != 0.8 {
+            throw ValidationError("--strength only applies with --init-image")
+        }
+    }
+
+    func run() throws {
+        let modelPath = try model ?? DemoModel.path()
+        let request = GenerationRequest(
+            prompt: prompt, negativePrompt: negativePrompt, width: width, height: height, steps: steps,
+            guidanceScale: cfgScale, seed: seed ?? UInt64.random(in: 0..<(1 << 32)), scheduler: scheduler,
+            karras: karras, initImage: initImage, strength: strength)
+        let pipeline = try StableDiffusionPipeline(path: modelPath)
+        let initRGB = try initImage.map { try PNGReader.read($0) }
+        var bar: ProgressBar?
+        let latents = try pipeline.denoise(request, initImage: initRGB) { done, total in
+            if bar == nil { bar = ProgressBar(total: total, label: "denoise", enabled: !quiet) }
+            bar?.update(done)
+        }
+        if let saveLatents {
+            try SafeTensorsWriter.write([("latents", latents)], to: saveLatents)
+        }
+        let image = try pipeline.decode(latents)
+        let metadata = GenerationMetadata(request: request, pipeline: pipeline, width: image.width, height: image.height)
+        try PNGWriter.write(image, to: output, textChunks: metadata.textChunks())
+        if !quiet {
+            FileHandle.standardError.write(Data("wrote \(output) (\(image.width)x\(image.height), seed \(request.seed))\n".utf8))
+        }
+    }
+}
