@@ -84,20 +84,3 @@ final class KernelParityTests: XCTestCase {
         XCTAssertEqual(p.slice(axis: 2, 1..<5).slice(axis: 3, 0..<5), x)
     }
 }
-
-/// A tiny deterministic generator for test inputs.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> Float {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        z ^= z >> 31
-        return Float(z >> 40) / Float(1 << 24) * 2 - 1
-    }
-    mutating func tensor(_ shape: [Int]) -> Tensor {
-        Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in next() })
-    }
-}
