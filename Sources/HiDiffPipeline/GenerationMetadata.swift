@@ -10,6 +10,9 @@ public struct GenerationMetadata: Sendable {
     public var scheduler: SchedulerKind
     public var width: Int
     public var height: Int
+    /// Whether HiDiffusion ran, with the family whose layout it used.
+    public var hidiffusionActive: Bool
+    public var hidiffusionFamily: ModelFamily
 
     public init(request: GenerationRequest, pipeline: StableDiffusionPipeline, width: Int, height: Int) {
         self.request = request
@@ -18,6 +21,9 @@ public struct GenerationMetadata: Sendable {
         scheduler = (try? request.scheduler ?? pipeline.schedulerConfig.defaultKind()) ?? .pndm
         self.width = width
         self.height = height
+        hidiffusionActive = request.hidiffusionSettings.isEnabled
+            && request.hidiffusion.isActive(width: width, height: height, nativeSize: pipeline.nativeSize)
+        hidiffusionFamily = request.family ?? pipeline.family
     }
 
     /// A1111's `parameters` text: prompt, negative prompt line, then comma-separated settings.
@@ -30,6 +36,8 @@ public struct GenerationMetadata: Sendable {
             "Model: \(model)",
         ]
         if request.initImage != nil { settings.append("Denoising strength: \(request.strength)") }
+        settings.append(hidiffusionActive
+            ? "HiDiffusion: \(hidiffusionFamily.rawValue) \(request.hidiffusionSettings)" : "HiDiffusion: off")
         lines.append(settings.joined(separator: ", "))
         return lines.joined(separator: "\n")
     }
@@ -43,12 +51,13 @@ public struct GenerationMetadata: Sendable {
             var scheduler: SchedulerKind
             var width: Int
             var height: Int
+            var hidiffusionActive: Bool
             var software = "hidiff"
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(Record(request: request, model: model, family: family, scheduler: scheduler,
-                                             width: width, height: height))
+                                             width: width, height: height, hidiffusionActive: hidiffusionActive))
         return String(decoding: data, as: UTF8.self)
     }
 

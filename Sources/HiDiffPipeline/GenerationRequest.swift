@@ -4,6 +4,10 @@ import HiDiffSchedulers
 public struct GenerationRequest: Codable, Sendable, Equatable {
     public var prompt: String
     public var negativePrompt: String
+    /// SDXL: the second text encoder's prompt (nil or empty: the prompt).
+    public var prompt2: String?
+    /// SDXL: the second text encoder's negative prompt (nil or empty: the negative prompt).
+    public var negativePrompt2: String?
     /// Pixels; nil: the model's native size (or the init image's size for img2img).
     public var width: Int?
     public var height: Int?
@@ -18,10 +22,16 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
     /// img2img: the start image (PNG path) and how much of the schedule to run over it (0...1].
     public var initImage: String?
     public var strength: Double
+    /// HiDiffusion: whether it runs, and how (RAU-Net, MSW-MSA, thresholds, window shifts).
+    public var hidiffusion: HiDiffusionMode = .auto
+    public var hidiffusionSettings = HiDiffusionSettings()
+    /// Overrides the family detected from the model's configuration (which decides HiDiffusion's layout).
+    public var family: ModelFamily?
 
     public init(prompt: String, negativePrompt: String = "", width: Int? = nil, height: Int? = nil,
                 steps: Int = 50, guidanceScale: Double = 7.5, seed: UInt64 = 0, scheduler: SchedulerKind? = nil,
-                karras: Bool = false, initImage: String? = nil, strength: Double = 0.8) {
+                karras: Bool = false, initImage: String? = nil, strength: Double = 0.8,
+                prompt2: String? = nil, negativePrompt2: String? = nil) {
         self.prompt = prompt
         self.negativePrompt = negativePrompt
         self.width = width
@@ -33,6 +43,8 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
         self.karras = karras
         self.initImage = initImage
         self.strength = strength
+        self.prompt2 = prompt2
+        self.negativePrompt2 = negativePrompt2
     }
 
     enum CodingKeys: String, CodingKey {
@@ -40,5 +52,10 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
         case negativePrompt = "negative_prompt"
         case guidanceScale = "guidance_scale"
         case initImage = "init_image"
+        case hidiffusion
+        case hidiffusionSettings = "hidiffusion_settings"
+        case family
+        case prompt2 = "prompt_2"
+        case negativePrompt2 = "negative_prompt_2"
     }
 }

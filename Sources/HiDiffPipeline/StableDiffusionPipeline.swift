@@ -13,26 +13,32 @@ public struct StableDiffusionPipeline: Sendable {
     public let family: ModelFamily
     public let tokenizer: CLIPTokenizer
     public let textEncoder: CLIPTextModel
+    /// SDXL's second tokenizer and text encoder (OpenCLIP bigG with projection); nil for SD 1.x / 2.x.
+    public let tokenizer2: CLIPTokenizer?
+    public let textEncoder2: CLIPTextModel?
     public let unet: UNet2DConditionModel
     public let vae: AutoencoderKL
     public let schedulerConfig: SchedulerConfig
+    /// SDXL's `force_zeros_for_empty_prompt`: with guidance and no negative prompt, the unconditional
+    /// text states are zeros instead of the encoded empty prompt.
+    public let forceZerosForEmptyPrompt: Bool
 
-    /// Opens a diffusers pipeline folder.
-    public init(path: String) throws {
-        let folder = try DiffusersFolder(path: path)
+    /// Opens a diffusers pipeline folder, or a single-file checkpoint (`.safetensors` in the original
+    /// Stable Diffusion layout: SD 1.x, SD 2.x, SDXL). For a single file, `configFolder` (a diffusers
+    /// folder, weights unused) gives the component configs, tokenizers and scheduler; without it they
+    /// follow the detected family's released models.
+    public init(path: String, configFolder: String? = nil) throws {
+        let c = try PipelineComponents.load(path: path, configFolder: configFolder)
         self.path = path
-        tokenizer = try CLIPTokenizer(directory: folder.componentPath("tokenizer"))
-        textEncoder = try CLIPTextModel(config: folder.config("text_encoder", as: CLIPTextConfig.self),
-                                        weights: folder.weights("text_encoder"))
-        unet = try UNet2DConditionModel(config: folder.config("unet", as: UNetConfig.self),
-                                        weights: folder.weights("unet"))
-        vae = try AutoencoderKL(config: folder.config("vae", as: VAEConfig.self), weights: folder.weights("vae"))
-        schedulerConfig = try folder.config("scheduler", as: SchedulerConfig.self)
-        family = ModelFamily.detect(unet: unet.config, name: path,
-                                    trailingSpacing: schedulerConfig.timestepSpacing == "trailing")
-        if family != .sd {
-            throw PipelineError.unsupportedModel(path: path, reason: "SDXL pipelines are not supported yet")
-        }
+        family = c.family
+        tokenizer = c.tokenizer
+        textEncoder = c.textEncoder
+        tokenizer2 = c.tokenizer2
+        textEncoder2 = c.textEncoder2
+        unet = c.unet
+        vae = c.vae
+        schedulerConfig = c.schedulerConfig
+        forceZerosForEmptyPrompt = c.forceZerosForEmptyPrompt
     }
 
     /// The VAE's downsampling factor (8 for every Stable Diffusion VAE).
@@ -71,12 +77,17 @@ public struct StableDiffusionPipeline: Sendable {
         }
 
         let total = scheduler.timesteps.count - start
+        // N is the number of U-Net calls actually run (img2img's truncated schedule), as diffusers'
+        // `_num_timesteps` is.
+        let hidiffusion = try self.hidiffusion(for: request, width: width, height: height)
         progress?(0, total)
         for i in start..<scheduler.timesteps.count {
             let t = Float(scheduler.timesteps[i])
             var input = scheduler.scaleModelInput(latents, timestepIndex: i)
             if guided { input = Tensor.concat([input, input], axis: 0) }
-            let call = callContext(callIndex: i - start, callCount: total, request: request)
+            let call = hidiffusion?.callContext(callIndex: i - start, callCount: total,
+                                                latentHeight: shape[2], latentWidth: shape[3])
+                ?? UNetCallContext(callIndex: i - start, callCount: total)
             var eps = try unet(input, timestep: t, encoderHiddenStates: conditioning.context,
                                added: conditioning.added, context: call)
             if guided {
@@ -90,9 +101,16 @@ public struct StableDiffusionPipeline: Sendable {
         return latents
     }
 
-    /// The U-Net's per-call options for call k of N (where HiDiffusion switches its operators).
-    func callContext(callIndex: Int, callCount: Int, request: GenerationRequest) -> UNetCallContext {
-        UNetCallContext(callIndex: callIndex, callCount: callCount)
+    /// HiDiffusion for `request` at `width` x `height`, or nil when it does not run. Built fresh per
+    /// generation: no state carries over (unlike the authors' module counters and aggressive flag).
+    public func hidiffusion(for request: GenerationRequest, width: Int, height: Int) throws -> HiDiffusion? {
+        let settings = request.hidiffusionSettings
+        guard request.hidiffusion.isActive(width: width, height: height, nativeSize: nativeSize),
+              settings.isEnabled else { return nil }
+        let h = try HiDiffusion(family: request.family ?? family, nativeLatentSize: unet.config.sampleSize ?? 64,
+                                settings: settings, seed: request.seed, modelName: path)
+        try h.validate(unet.config)
+        return h
     }
 
     /// Decodes a final latent to an image (diffusers' `vae.decode(latents / scaling_factor)` + postprocess).

@@ -13,12 +13,18 @@ struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate", abstract: "Generate an image from a prompt (or from an init image).")
 
-    @Option(help: "A diffusers pipeline folder. Default: the bundled demo model.")
+    @Option(help: "A diffusers pipeline folder, or a single-file checkpoint (.safetensors in the original SD 1.x / 2.x / SDXL layout). Default: the bundled demo model.")
     var model: String?
+    @Option(help: "With a single-file --model: a diffusers folder whose configs, tokenizers and scheduler to use (its weights are not read). Default: those of the detected family's released model.")
+    var modelConfig: String?
     @Option(name: [.short, .long], help: "What to draw.")
     var prompt: String
     @Option(name: [.short, .long], help: "What to steer away from.")
     var negativePrompt: String = ""
+    @Option(name: .customLong("prompt-2"), help: "SDXL: the prompt for the second text encoder (default: --prompt).")
+    var prompt2: String?
+    @Option(name: .customLong("negative-prompt-2"), help: "SDXL: the negative prompt for the second text encoder (default: --negative-prompt).")
+    var negativePrompt2: String?
     @Option(name: [.customShort("W"), .long], help: "Width in pixels (default: the model's native size).")
     var width: Int?
     @Option(name: [.customShort("H"), .long], help: "Height in pixels (default: the model's native size).")
@@ -43,12 +49,17 @@ struct GenerateCommand: ParsableCommand {
     var saveLatents: String?
     @Flag(help: "No progress bar.")
     var quiet = false
+    @OptionGroup(title: "HiDiffusion")
+    var hidiffusionOptions: HiDiffusionOptions
 
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1 (got \(steps))") }
         guard cfgScale.isFinite else { throw ValidationError("--cfg-scale must be a finite number") }
         guard strength > 0 && strength <= 1 else {
             throw ValidationError("--strength must be in (0, 1] (got \(strength))")
+        }
+        if modelConfig != nil && model == nil {
+            throw ValidationError("--model-config only applies with a single-file --model")
         }
         if initImage == nil && strength != 0.8 {
             throw ValidationError("--strength only applies with --init-image")
@@ -57,11 +68,13 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let modelPath = try model ?? DemoModel.path()
-        let request = GenerationRequest(
+        var request = GenerationRequest(
             prompt: prompt, negativePrompt: negativePrompt, width: width, height: height, steps: steps,
             guidanceScale: cfgScale, seed: seed ?? UInt64.random(in: 0..<(1 << 32)), scheduler: scheduler,
-            karras: karras, initImage: initImage, strength: strength)
-        let pipeline = try StableDiffusionPipeline(path: modelPath)
+            karras: karras, initImage: initImage, strength: strength, prompt2: prompt2,
+            negativePrompt2: negativePrompt2)
+        hidiffusionOptions.apply(to: &request)
+        let pipeline = try StableDiffusionPipeline(path: modelPath, configFolder: modelConfig)
         let initRGB = try initImage.map { try PNGReader.read($0) }
         var bar: ProgressBar?
         let latents = try pipeline.denoise(request, initImage: initRGB) { done, total in

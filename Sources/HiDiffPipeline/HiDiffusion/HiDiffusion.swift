@@ -1,0 +1,58 @@
+import HiDiffCore
+import HiDiffModels
+
+/// HiDiffusion for one generation: RAU-Net's schedule plus MSW-MSA, turned into the per-call
+/// `UNetCallContext` the U-Net takes. A value type with no mutable state: build one per generation.
+public struct HiDiffusion: Sendable {
+    public var schedule: HiDiffusionSchedule
+    /// nil when window attention is off.
+    public var windowAttention: WindowAttention?
+
+    /// - Parameters:
+    ///   - nativeLatentSize: the U-Net config's `sample_size` (see `HiDiffusionSchedule.nativeLatentSize`).
+    ///   - seed: the generation's seed (seeds the window shifts with `WindowShift.seeded`).
+    ///   - modelName: the model's id or path (`Aggressive.auto` reads it).
+    public init(family: ModelFamily, nativeLatentSize: Int, settings: HiDiffusionSettings, seed: UInt64,
+                modelName: String? = nil) throws {
+        try settings.validate()
+        guard nativeLatentSize > 0 else {
+            throw HiDiffusionError.invalidSetting(name: "native latent size", value: "\(nativeLatentSize)",
+                                                  expected: "a positive U-Net sample_size")
+        }
+        schedule = HiDiffusionSchedule(family: family, nativeLatentSize: nativeLatentSize, settings: settings,
+                                       modelName: modelName)
+        windowAttention = settings.windowAttention
+            ? WindowAttention(family: family, shift: WindowShiftSource(settings.windowShift, seed: seed)) : nil
+    }
+
+    /// Throws `HiDiffusionError.layoutMismatch` if the U-Net lacks the blocks the family's operators address.
+    public func validate(_ unet: UNetConfig) throws {
+        guard schedule.settings.isEnabled else { return }
+        try schedule.layout.validate(unet, family: schedule.family)
+    }
+
+    /// The context of U-Net call `k` of `n` on a `latentHeight` x `latentWidth` latent.
+    public func callContext(callIndex k: Int, callCount n: Int, latentHeight: Int, latentWidth: Int,
+                            collective: any Collective = SingleShard()) -> UNetCallContext {
+        let step = schedule.context(callIndex: k, callCount: n, latentHeight: latentHeight, latentWidth: latentWidth)
+        return UNetCallContext(callIndex: k, callCount: n, collective: collective,
+                               downsamplerGeometry: step.downsamplerGeometry, pooledDownBlocks: step.pooledDownBlocks,
+                               selfAttentionOverride: windowAttention?.override)
+    }
+
+    /// The resolved plan, for logs and PNG metadata, e.g.
+    /// `entry=sdxl_2048 t1=0.4 t2=0.0 aggressive=true rad=0..<8 pool=8..<20 window-attn=seeded`.
+    public func summary(callCount n: Int, latentHeight h: Int, latentWidth w: Int) -> String {
+        let p = schedule.plan(latentHeight: h, latentWidth: w)
+        let phases = schedule.phases(callCount: n, latentHeight: h, latentWidth: w)
+        func range(_ r: Range<Int>) -> String { r.isEmpty ? "none" : "\(r.lowerBound)..<\(r.upperBound)" }
+        var parts = ["entry=\(p.entry.rawValue)", "t1=\(p.t1Ratio)", "t2=\(p.t2Ratio)", "aggressive=\(p.aggressive)"]
+        if schedule.settings.raunet {
+            parts += ["rad=\(range(phases.rad))", "pool=\(range(phases.pool))"]
+        } else {
+            parts.append("raunet=off")
+        }
+        parts.append("window-attn=\(schedule.settings.windowAttention ? "\(schedule.settings.windowShift)" : "off")")
+        return parts.joined(separator: " ")
+    }
+}

@@ -1,0 +1,53 @@
+import HiDiffCore
+import HiDiffModels
+
+/// MSW-MSA: the self-attention (`attn1`) of the family's window blocks runs inside a shifted 2x2 grid of
+/// half-size windows instead of over the whole map, at every step and every resolution
+/// (hidiffusion-spec.md §2; 5 blocks for SD, 10 for SDXL and Turbo). Norms, cross-attention and the
+/// feed-forward stay vanilla; the block adds the result to its residual as usual.
+///
+/// Each block call gets its own shift bucket from `shift` (by call index and the block's ordinal in
+/// `HiDiffusionLayout.windowBlocks`); all batch items of a call share it, so classifier-free guidance's
+/// halves see the same windows.
+public struct WindowAttention: Sendable {
+    /// Window block -> its ordinal.
+    public let ordinals: [TransformerBlockPath: Int]
+    public var shift: WindowShiftSource
+
+    public init(family: ModelFamily, shift: WindowShiftSource) {
+        let blocks = HiDiffusionLayout(family: family).windowBlocks
+        ordinals = Dictionary(uniqueKeysWithValues: blocks.enumerated().map { ($1, $0) })
+        self.shift = shift
+    }
+
+    /// The override to put in `UNetCallContext.selfAttentionOverride`.
+    public var override: SelfAttentionOverride {
+        let me = self
+        return { me.attention($0) }
+    }
+
+    /// The window attention output for a window block's request; nil (vanilla global attention) for others.
+    ///
+    /// With several stripes the full map is gathered, every stripe computes all four windows, and each keeps its
+    /// own rows: windows cross stripe borders and, after a shift, wrap around the whole map.
+    public func attention(_ request: SelfAttentionRequest) -> Tensor? {
+        guard let ordinal = ordinals[request.path] else { return nil }
+        let q = shift.bucket(callIndex: request.callIndex, ordinal: ordinal)
+        let collective = request.collective
+        var tokens = request.tokens
+        var height = request.height
+        let width = request.width
+        var rows = 0..<height
+        if collective.size > 1 {
+            let counts = collective.allGather(Tensor(shape: [1], data: [Float(height)]), axis: 0).data.map { Int($0) }
+            let offset = counts[..<collective.rank].reduce(0, +)
+            tokens = collective.allGather(tokens, axis: 1)
+            rows = offset..<(offset + height)
+            height = counts.reduce(0, +)
+        }
+        let grid = WindowPartition(height: height, width: width, bucket: q)
+        let windows = request.attention(grid.partition(tokens))
+        let out = grid.reverse(windows)
+        return collective.size > 1 ? out.slice(axis: 1, (rows.lowerBound * width)..<(rows.upperBound * width)) : out
+    }
+}
