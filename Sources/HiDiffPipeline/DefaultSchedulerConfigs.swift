@@ -7,8 +7,9 @@ import HiDiffSchedulers
 /// v-prediction: diffusers' `from_single_file` also assumes the 768 px v-model for SD 2.x files),
 /// stabilityai/stable-diffusion-xl-base-1.0 (Euler, leading spacing) and stabilityai/sdxl-turbo (Euler
 /// ancestral, trailing spacing).
-enum DefaultSchedulerConfigs {
-    static func config(for layout: CheckpointLayout, turbo: Bool) throws -> SchedulerConfig {
+public enum DefaultSchedulerConfigs {
+    /// The config of `layout`'s released model (`turbo`: SDXL-Turbo's).
+    public static func config(for layout: CheckpointLayout, turbo: Bool) throws -> SchedulerConfig {
         var json: [String: Any] = [
             "beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear", "num_train_timesteps": 1000,
             "steps_offset": 1, "clip_sample": false, "set_alpha_to_one": false, "skip_prk_steps": true,
