@@ -31,8 +31,11 @@ let package = Package(
         // txt2img / img2img and HiDiffusion.
         .target(name: "HiDiffPipeline",
                 dependencies: ["HiDiffCore", "HiDiffModels", "HiDiffSchedulers", "HiDiffImage"]),
+        // The duplication benchmark: object counting, generation sweeps, contact sheets.
+        .target(name: "HiDiffEval", dependencies: ["HiDiffPipeline"]),
         .executableTarget(name: "hidiff", dependencies: [
             "HiDiffPipeline",
+            "HiDiffEval",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Fixture lookup and parity measures shared by the test targets.
@@ -42,6 +45,7 @@ let package = Package(
         .testTarget(name: "HiDiffSchedulersTests", dependencies: ["HiDiffSchedulers", "HiDiffTestSupport"]),
         .testTarget(name: "HiDiffImageTests", dependencies: ["HiDiffImage", "HiDiffCore", "HiDiffTestSupport"]),
         .testTarget(name: "HiDiffPipelineTests", dependencies: ["HiDiffPipeline", "HiDiffTestSupport"]),
+        .testTarget(name: "HiDiffEvalTests", dependencies: ["HiDiffEval", "HiDiffTestSupport"]),
     ],
     // Kernels hand raw pointers to DispatchQueue.concurrentPerform; Swift 5 mode keeps that legal while the
     // public types still declare Sendable.

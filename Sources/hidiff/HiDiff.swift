@@ -6,5 +6,5 @@ struct HiDiff: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hidiff",
         abstract: "HiDiffusion: Stable Diffusion far above its training resolution, on CPUs.",
-        subcommands: [GenerateCommand.self, BenchCommand.self])
+        subcommands: [GenerateCommand.self, BenchCommand.self, EvalCommand.self])
 }
