@@ -1,10 +1,19 @@
 /// Vectorised float32 exp (Cephes `expf` polynomial, ~1 ulp), the hot path of softmax and SiLU.
+///
+/// Written with plain lane arithmetic and bit casts only: the generic SIMD conversions (`rounded(_:)`,
+/// `SIMD8<Int32>(_:rounding:)`, `clamped`) are not specialised into vector instructions on the baseline x86-64
+/// target and cost ~20x the polynomial. Floor and float-to-int use the 1.5 * 2^23 "magic number": adding it
+/// rounds a float below 2^22 to an integer held in the low mantissa bits.
 @inlinable @inline(__always)
 public func fastExp(_ v: SIMD8<Float>) -> SIMD8<Float> {
-    var x = v.clamped(lowerBound: SIMD8(repeating: -87.3365478515625),
-                      upperBound: SIMD8(repeating: 88.3762626647949))
-    var fx = x * 1.44269504088896341 + 0.5
-    fx = fx.rounded(.down)
+    let lo = SIMD8<Float>(repeating: -87.3365478515625), hi = SIMD8<Float>(repeating: 88.3762626647949)
+    var x = v.replacing(with: lo, where: v .< lo)
+    x = x.replacing(with: hi, where: x .> hi)
+    // fx = floor(x * log2(e) + 0.5): round to nearest, then step down where that rounded up.
+    let magic = SIMD8<Float>(repeating: 12_582_912)
+    let t = x * 1.44269504088896341 + 0.5
+    let r = (t + magic) - magic
+    let fx = r.replacing(with: r - 1, where: r .> t)
     x = x - fx * 0.693359375
     x = x - fx * -2.12194440e-4
     let z = x * x
@@ -15,8 +24,9 @@ public func fastExp(_ v: SIMD8<Float>) -> SIMD8<Float> {
     y = y * x + 1.6666665459e-1
     y = y * x + 5.0000001201e-1
     y = y * z + x + 1
-    let n = SIMD8<Int32>(fx, rounding: .towardZero) &+ 127
-    let scale = unsafeBitCast(n &<< 23, to: SIMD8<Float>.self)
+    // 2^fx: fx + magic holds fx in its low bits; move fx + 127 into the exponent field.
+    let n = unsafeBitCast(fx + magic, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+    let scale = unsafeBitCast((n &+ 127) &<< 23, to: SIMD8<Float>.self)
     return y * scale
 }
 
@@ -40,4 +50,86 @@ public func fastExpInPlace(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
         p[i] = fastExp(p[i])
         i += 1
     }
+}
+
+/// Loads 8 floats at `p + i` (no alignment needed).
+@inlinable @inline(__always)
+func load8(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+}
+
+/// Stores 8 floats at `p + i` (no alignment needed).
+@inlinable @inline(__always)
+func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, toByteOffset: i &* 4, as: SIMD8<Float>.self)
+}
+
+/// Largest of `n` floats (-infinity for none).
+@inlinable
+public func maxElement(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+    var m8 = SIMD8<Float>(repeating: -.infinity)
+    var i = 0
+    while i + 8 <= n {
+        let v = load8(p, i)
+        m8 = m8.replacing(with: v, where: v .> m8)
+        i += 8
+    }
+    var m = -Float.infinity
+    for l in 0..<8 where m8[l] > m { m = m8[l] }
+    while i < n {
+        if p[i] > m { m = p[i] }
+        i += 1
+    }
+    return m
+}
+
+/// p[i] = exp(p[i] - shift) for `n` floats; returns their sum (eight lanes of partial sums).
+@inlinable
+public func expShiftedInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) -> Float {
+    let s8 = SIMD8<Float>(repeating: shift)
+    var acc = SIMD8<Float>.zero
+    var i = 0
+    while i + 8 <= n {
+        let e = fastExp(load8(p, i) - s8)
+        store8(e, p, i)
+        acc += e
+        i += 8
+    }
+    var sum = acc.sum()
+    while i < n {
+        let e = fastExp(p[i] - shift)
+        p[i] = e
+        sum += e
+        i += 1
+    }
+    return sum
+}
+
+/// Vectorised float32 erf: Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7), the formula PyTorch's
+/// vectorised CPU `erf` (and so its exact GELU) uses.
+@inlinable @inline(__always)
+public func fastErf(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    let signBit = SIMD8<UInt32>(repeating: 0x8000_0000)
+    let bits = unsafeBitCast(x, to: SIMD8<UInt32>.self)
+    let sign = bits & signBit
+    let a = unsafeBitCast(bits & ~signBit, to: SIMD8<Float>.self)
+    let t = 1 / (a * 0.3275911 + 1)
+    var r = t * 1.061405429 + -1.453152027
+    r = r * t + 1.421413741
+    r = r * t + -0.284496736
+    r = r * t + 0.254829592
+    let y = 1 - r * t * fastExp(-(x * x))
+    return unsafeBitCast(unsafeBitCast(y, to: SIMD8<UInt32>.self) ^ sign, to: SIMD8<Float>.self)
+}
+
+/// Exact (erf) GELU of eight lanes: 0.5 x (1 + erf(x / sqrt 2)).
+@inlinable @inline(__always)
+public func fastGelu(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    x * 0.5 * (1 + fastErf(x * 0.70710678118654752440))
+}
+
+/// Scalar companion of `fastGelu(_:)` for loop tails.
+@inlinable @inline(__always)
+public func fastGelu(_ x: Float) -> Float {
+    fastGelu(SIMD8<Float>(repeating: x))[0]
 }

@@ -12,6 +12,14 @@ public enum ProcessStats {
         return nil
     }
 
+    /// CPU seconds (user + system, all threads) this process has used so far; unlike wall time it stays
+    /// meaningful when other jobs share the cores.
+    public static func cpuSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
     /// Monotonic seconds, for timing.
     public static func now() -> Double {
         var ts = timespec()

@@ -1,16 +1,41 @@
+import Glibc
+import Synchronization
+
 extension Tensor {
-    /// Largest score block (floats) one attention chunk may hold: 8M floats = 32 MB.
+    /// Upper bound on the score block (floats) any attention call holds at once per core: 8M floats = 32 MB.
+    /// The tiles actually used are far smaller (see `attentionTile`), sized for the L2 cache.
     public static let attentionScoreBudget = 1 << 23
+
+    /// Query rows and key columns of one score tile: about 128K floats (512 KB) so the tile, the packed key
+    /// and value blocks and the output rows stay in a core's L2 cache.
+    static func attentionTile(lk: Int) -> (rows: Int, keys: Int) {
+        if let e = getenv("HIDIFF_ATTN_TILE") {
+            let p = String(cString: e).split(separator: ",").compactMap { Int($0) }
+            return (p[0], min(lk, p[1]))
+        }
+        let keys = min(lk, 1024)
+        let rows = max(16, min(512, (1 << 17) / max(keys, 1)) / 16 * 16)
+        return (rows, keys)
+    }
 
     /// Multi-head scaled-dot-product attention, softmax(Q K^T / sqrt(d)) V per head, d = C / heads.
     ///
     /// `query` is [B, Lq, C], `key` and `value` [B, Lk, C] (value may have its own width Cv); heads are
-    /// column blocks of C, so no head transposes are made. Queries are processed in chunks so the score
-    /// block never exceeds `attentionScoreBudget` floats: memory stays bounded at any sequence length.
+    /// column blocks of C, so no head transposes are made. The work is tiled flash-attention style: each
+    /// (sample, head, block of query rows) is one task, run on one core with single-threaded SGEMMs, and
+    /// walks the keys in blocks with an online softmax (running row max and sum, rescaling the partial
+    /// output), so memory stays bounded at any sequence length and the score tile never leaves the cache.
     /// With several stripes, keys and values are gathered from every stripe (global self-attention);
     /// pass `SingleShard()` for cross-attention, whose keys are the text tokens every stripe holds.
     public static func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool = false,
                                  collective: any Collective = SingleShard()) -> Tensor {
+        profiled(key.dim(1) < 128 ? "attention (short keys)" : "attention") {
+            tiledAttention(query: query, key: key, value: value, heads: heads, causal: causal, collective: collective)
+        }
+    }
+
+    static func tiledAttention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool,
+                               collective: any Collective) -> Tensor {
         let key = collective.size > 1 ? collective.allGather(key, axis: 1) : key
         let value = collective.size > 1 ? collective.allGather(value, axis: 1) : value
         precondition(query.rank == 3 && key.rank == 3 && value.rank == 3, "attention wants [B, L, C] tensors")
@@ -19,45 +44,33 @@ extension Tensor {
         precondition(key.dim(0) == b && value.dim(0) == b && key.dim(2) == c && value.dim(1) == lk,
                      "attention shapes q \(query.shape) k \(key.shape) v \(value.shape)")
         precondition(c % heads == 0 && cv % heads == 0, "attention: \(c) channels for \(heads) heads")
-        let d = c / heads, dv = cv / heads
-        let scale = 1 / Float(d).squareRoot()
-        let chunk = max(1, min(lq, attentionScoreBudget / max(lk, 1)))
-        var out = Tensor(zeros: [b, lq, cv])
-        var scores = [Float](repeating: 0, count: chunk * lk)
-        query.data.withUnsafeBufferPointer { qb in
-            key.data.withUnsafeBufferPointer { kb in
-                value.data.withUnsafeBufferPointer { vb in
-                    out.data.withUnsafeMutableBufferPointer { ob in
-                        scores.withUnsafeMutableBufferPointer { sb in
-                            let s = sb.baseAddress!
-                            for bi in 0..<b {
-                                for h in 0..<heads {
-                                    let q = qb.baseAddress! + bi * lq * c + h * d
-                                    let k = kb.baseAddress! + bi * lk * c + h * d
-                                    let v = vb.baseAddress! + bi * lk * cv + h * dv
-                                    let o = ob.baseAddress! + bi * lq * cv + h * dv
-                                    var q0 = 0
-                                    while q0 < lq {
-                                        let rows = min(chunk, lq - q0)
-                                        sgemm(transB: true, m: rows, n: lk, k: d, alpha: scale,
-                                              a: q + q0 * c, lda: c, b: k, ldb: c, c: s, ldc: lk)
-                                        parallelRanges(rows, minChunk: max(1, (1 << 14) / max(lk, 1))) { r in
-                                            for i in r {
-                                                let row = s + i * lk
-                                                if causal {
-                                                    // Token q0+i sees keys 0...q0+i.
-                                                    let visible = min(lk, q0 + i + 1)
-                                                    softmaxRow(row, visible)
-                                                    if visible < lk { (row + visible).update(repeating: 0, count: lk - visible) }
-                                                } else {
-                                                    softmaxRow(row, lk)
-                                                }
-                                            }
-                                        }
-                                        sgemm(m: rows, n: dv, k: lk, a: s, lda: lk, b: v, ldb: cv,
-                                              c: o + q0 * cv, ldc: cv)
-                                        q0 += rows
-                                    }
+        precondition(lk > 0, "attention over an empty key sequence")
+        let geometry = AttentionGeometry(lq: lq, lk: lk, c: c, cv: cv, d: c / heads, dv: cv / heads,
+                                         scale: 1 / Float(c / heads).squareRoot(), causal: causal)
+        let tile = attentionTile(lk: lk)
+        let queryBlocks = (lq + tile.rows - 1) / tile.rows
+        let tasks = b * heads * queryBlocks
+        let next = Atomic<Int>(0)
+        return Tensor(shape: [b, lq, cv]) { ob in
+            query.data.withUnsafeBufferPointer { qb in
+                key.data.withUnsafeBufferPointer { kb in
+                    value.data.withUnsafeBufferPointer { vb in
+                        let (qp, kp, vp, op) = (qb.baseAddress!, kb.baseAddress!, vb.baseAddress!, ob.baseAddress!)
+                        withSingleThreadedBLAS {
+                            parallelWorkers(min(tasks, ProcessInfoCores.count)) { _ in
+                                var scratch = AttentionScratch(rows: tile.rows, keys: tile.keys)
+                                while true {
+                                    let t = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                                    if t >= tasks { break }
+                                    let qBlock = t % queryBlocks, h = (t / queryBlocks) % heads
+                                    let bi = t / (queryBlocks * heads)
+                                    let q0 = qBlock * tile.rows
+                                    let g = geometry
+                                    attentionTask(
+                                        q: qp + bi * lq * c + q0 * c + h * g.d, k: kp + bi * lk * c + h * g.d,
+                                        v: vp + bi * lk * cv + h * g.dv, o: op + bi * lq * cv + q0 * cv + h * g.dv,
+                                        q0: q0, rows: min(tile.rows, lq - q0), keyBlock: tile.keys,
+                                        geometry: g, scratch: &scratch)
                                 }
                             }
                         }
@@ -65,6 +78,83 @@ extension Tensor {
                 }
             }
         }
-        return out
+    }
+
+    /// One (sample, head, query block): O = softmax(scale Q K^T) V for `rows` query rows, written into `o`
+    /// (row stride cv).
+    static func attentionTask(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                              o: UnsafeMutablePointer<Float>, q0: Int, rows: Int, keyBlock: Int,
+                              geometry g: AttentionGeometry, scratch: inout AttentionScratch) {
+        let s = scratch.scores, rowMax = scratch.rowMax, rowSum = scratch.rowSum
+        for i in 0..<rows { rowMax[i] = -.infinity; rowSum[i] = 0 }
+        // Causal: row i (token q0 + i) sees keys 0...q0+i; no key block beyond the last row's keys is needed.
+        let keyEnd = g.causal ? min(g.lk, q0 + rows) : g.lk
+        var k0 = 0
+        while k0 < keyEnd {
+            let n = min(keyBlock, keyEnd - k0)
+            sgemm(transB: true, m: rows, n: n, k: g.d, alpha: g.scale, a: q, lda: g.c, b: k + k0 * g.c, ldb: g.c,
+                  c: s, ldc: keyBlock)
+            for i in 0..<rows {
+                let row = s + i * keyBlock
+                var visible = n
+                if g.causal {
+                    visible = max(0, min(n, q0 + i + 1 - k0))
+                    if visible < n { (row + visible).update(repeating: 0, count: n - visible) }
+                }
+                let blockMax = maxElement(row, visible)
+                let oldMax = rowMax[i]
+                let newMax = max(oldMax, blockMax)
+                if newMax == -.infinity {
+                    // Nothing visible yet (or all scores -inf): this block contributes nothing.
+                    (row).update(repeating: 0, count: visible)
+                    continue
+                }
+                let sum = expShiftedInPlace(row, visible, shift: newMax)
+                if k0 > 0 && oldMax < newMax {
+                    // Earlier blocks were exponentiated against a smaller maximum: rescale them.
+                    let alpha = oldMax == -.infinity ? 0 : fastExp(oldMax - newMax)
+                    rowSum[i] *= alpha
+                    let orow = o + i * g.cv
+                    for j in 0..<g.dv { orow[j] *= alpha }
+                }
+                rowSum[i] += sum
+                rowMax[i] = newMax
+            }
+            // The first block initialises the output rows (beta 0); later ones accumulate.
+            sgemm(m: rows, n: g.dv, k: n, a: s, lda: keyBlock, b: v + k0 * g.cv, ldb: g.cv,
+                  beta: k0 == 0 ? 0 : 1, c: o, ldc: g.cv)
+            k0 += n
+        }
+        for i in 0..<rows {
+            let orow = o + i * g.cv
+            let inv = rowSum[i] > 0 ? 1 / rowSum[i] : 0
+            for j in 0..<g.dv { orow[j] *= inv }
+        }
+    }
+}
+
+/// Sizes of one attention call, shared by its tasks.
+struct AttentionGeometry: Sendable {
+    var lq: Int, lk: Int, c: Int, cv: Int, d: Int, dv: Int
+    var scale: Float
+    var causal: Bool
+}
+
+/// One worker's score tile and per-row softmax state.
+struct AttentionScratch: ~Copyable {
+    let scores: UnsafeMutablePointer<Float>
+    let rowMax: UnsafeMutablePointer<Float>
+    let rowSum: UnsafeMutablePointer<Float>
+
+    init(rows: Int, keys: Int) {
+        scores = .allocate(capacity: rows * keys)
+        rowMax = .allocate(capacity: rows)
+        rowSum = .allocate(capacity: rows)
+    }
+
+    deinit {
+        scores.deallocate()
+        rowMax.deallocate()
+        rowSum.deallocate()
     }
 }

@@ -27,7 +27,8 @@ extension Tensor {
                                  dilation: dilation, maxOutRows: outRows)
     }
 
-    /// The convolution kernel: im2col over blocks of output rows (bounded scratch) and one SGEMM per block.
+    /// The convolution kernel: Winograd F(2x2, 3x3) for large stride-1 3x3 convolutions, else one SGEMM per
+    /// image (1x1) or im2col over blocks of output rows (bounded scratch) and one SGEMM per block.
     static func conv2dCore(_ x: Tensor, weight: Tensor, bias: Tensor?, stride s: Int,
                            padTop: Int, padBottom: Int, padLeft: Int, padRight: Int, dilation d: Int,
                            maxOutRows: Int? = nil) -> Tensor {
@@ -38,44 +39,70 @@ extension Tensor {
         let wo = (w + padLeft + padRight - d * (kw - 1) - 1) / s + 1
         precondition(ho > 0 && wo > 0, "conv2d output would be empty for input \(x.shape), kernel \(kh)x\(kw)")
         if let bias { precondition(bias.shape == [o], "conv2d bias \(bias.shape) for \(o) outputs") }
-        let k = c * kh * kw
         let plane = ho * wo
-        var out = Tensor(zeros: [n, o, ho, wo])
         let pointwise = kh == 1 && kw == 1 && s == 1 && padTop == 0 && padLeft == 0 && padBottom == 0
             && padRight == 0
-        // Scratch of at most ~16M floats (64 MB) for the column matrix.
+        if winogradApplies(kh: kh, kw: kw, stride: s, dilation: d, channels: c, outputPixels: n * plane) {
+            // The output transform writes every element (bias included).
+            return profiled("conv3x3 winograd") {
+                Tensor(shape: [n, o, ho, wo]) { ob in
+                    conv3x3Winograd(x, weight: weight, bias: bias, padTop: padTop, padLeft: padLeft, ho: ho,
+                                    wo: wo, into: ob.baseAddress!)
+                }
+            }
+        }
+        return profiled(pointwise ? "conv1x1" : "conv\(kh)x\(kw) im2col") {
+            conv2dGEMM(x, weight: weight, bias: bias, stride: s, padTop: padTop, padLeft: padLeft, dilation: d,
+                       ho: ho, wo: wo, pointwise: pointwise)
+        }
+    }
+
+    /// The direct convolution: one SGEMM per image (1x1) or per block of output rows over im2col columns.
+    static func conv2dGEMM(_ x: Tensor, weight: Tensor, bias: Tensor?, stride s: Int, padTop: Int, padLeft: Int,
+                           dilation d: Int, ho: Int, wo: Int, pointwise: Bool) -> Tensor {
+        let (n, c, h, w) = (x.dim(0), x.dim(1), x.dim(2), x.dim(3))
+        let (o, kh, kw) = (weight.dim(0), weight.dim(2), weight.dim(3))
+        let k = c * kh * kw
+        let plane = ho * wo
+        // Scratch of at most ~16M floats (64 MB) for the column matrix; im2col writes every element.
         let rowsPerBlock = max(1, min(ho, (1 << 24) / max(k * wo, 1)))
-        var col = pointwise ? [] : [Float](repeating: 0, count: k * rowsPerBlock * wo)
-        x.data.withUnsafeBufferPointer { xb in
-            weight.data.withUnsafeBufferPointer { wb in
-                out.data.withUnsafeMutableBufferPointer { ob in
-                    col.withUnsafeMutableBufferPointer { cb in
-                        for b in 0..<n {
-                            let src = xb.baseAddress! + b * c * h * w
-                            let dst = ob.baseAddress! + b * o * plane
-                            if pointwise {
-                                sgemm(m: o, n: plane, k: c, a: wb.baseAddress!, lda: c, b: src, ldb: plane,
-                                      c: dst, ldc: plane)
-                                continue
-                            }
-                            var y0 = 0
-                            while y0 < ho {
-                                let rows = min(rowsPerBlock, ho - y0)
-                                let cols = rows * wo
-                                im2col(src, c: c, h: h, w: w, kh: kh, kw: kw, s: s, d: d,
-                                       padTop: padTop, padLeft: padLeft, y0: y0, rows: rows, wo: wo,
-                                       into: cb.baseAddress!)
-                                sgemm(m: o, n: cols, k: k, a: wb.baseAddress!, lda: k,
-                                      b: cb.baseAddress!, ldb: cols, c: dst + y0 * wo, ldc: plane)
-                                y0 += rows
-                            }
+        let colCount = pointwise ? 0 : k * rowsPerBlock * wo
+        let col = UnsafeMutablePointer<Float>.allocate(capacity: max(colCount, 1))
+        defer { col.deallocate() }
+        // The output starts as the bias broadcast over each plane (or zeros) and the GEMMs add onto it
+        // (beta = 1): no separate bias pass.
+        return Tensor(shape: [n, o, ho, wo]) { ob in
+            let outBase = ob.baseAddress!
+            if let bias {
+                bias.data.withUnsafeBufferPointer { bb in
+                    for p in 0..<(n * o) { (outBase + p * plane).initialize(repeating: bb[p % o], count: plane) }
+                }
+            }
+            let beta: Float = bias == nil ? 0 : 1
+            x.data.withUnsafeBufferPointer { xb in
+                weight.data.withUnsafeBufferPointer { wb in
+                    for b in 0..<n {
+                        let src = xb.baseAddress! + b * c * h * w
+                        let dst = outBase + b * o * plane
+                        if pointwise {
+                            sgemm(m: o, n: plane, k: c, a: wb.baseAddress!, lda: c, b: src, ldb: plane,
+                                  beta: beta, c: dst, ldc: plane)
+                            continue
+                        }
+                        var y0 = 0
+                        while y0 < ho {
+                            let rows = min(rowsPerBlock, ho - y0)
+                            let cols = rows * wo
+                            im2col(src, c: c, h: h, w: w, kh: kh, kw: kw, s: s, d: d,
+                                   padTop: padTop, padLeft: padLeft, y0: y0, rows: rows, wo: wo, into: col)
+                            sgemm(m: o, n: cols, k: k, a: wb.baseAddress!, lda: k,
+                                  b: col, ldb: cols, beta: beta, c: dst + y0 * wo, ldc: plane)
+                            y0 += rows
                         }
                     }
                 }
             }
         }
-        if let bias { out = out.addingChannelwise(bias) }
-        return out
     }
 
     /// Fills col[(ci*kh + i)*kw + j][r*wo + ox] with x[ci][ (y0+r)*s - padTop + i*d ][ ox*s - padLeft + j*d ].

@@ -19,30 +19,34 @@ extension Tensor {
         }
     }
 
-    @inlinable
-    func zipMap(_ other: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
+    /// The shared loop of `+`, `-`, `*`: an enum switch outside the loop instead of a closure per element,
+    /// so each loop is a plain vectorisable pass.
+    enum BinaryOp { case add, subtract, multiply }
+
+    func binary(_ other: Tensor, _ op: BinaryOp) -> Tensor {
         precondition(shape == other.shape, "elementwise op on shapes \(shape) and \(other.shape)")
-        let n = count
-        return withoutActuallyEscaping(f) { f in
-            Tensor(shape: shape) { out in
-                data.withUnsafeBufferPointer { a in
-                    other.data.withUnsafeBufferPointer { b in
-                        let pa = a.baseAddress!, pb = b.baseAddress!, o = out.baseAddress!
-                        parallelRanges(n) { r in
-                            for i in r { o[i] = f(pa[i], pb[i]) }
+        return profiled("add/sub/mul") { Tensor(shape: shape) { out in
+            data.withUnsafeBufferPointer { a in
+                other.data.withUnsafeBufferPointer { b in
+                    let pa = a.baseAddress!, pb = b.baseAddress!, o = out.baseAddress!
+                    parallelRanges(out.count) { r in
+                        switch op {
+                        case .add: for i in r { o[i] = pa[i] + pb[i] }
+                        case .subtract: for i in r { o[i] = pa[i] - pb[i] }
+                        case .multiply: for i in r { o[i] = pa[i] * pb[i] }
                         }
                     }
                 }
             }
-        }
+        } }
     }
 
     /// Elementwise sum of two tensors of the same shape.
-    public static func + (a: Tensor, b: Tensor) -> Tensor { a.zipMap(b, +) }
+    public static func + (a: Tensor, b: Tensor) -> Tensor { a.binary(b, .add) }
     /// Elementwise difference of two tensors of the same shape.
-    public static func - (a: Tensor, b: Tensor) -> Tensor { a.zipMap(b, -) }
+    public static func - (a: Tensor, b: Tensor) -> Tensor { a.binary(b, .subtract) }
     /// Elementwise product of two tensors of the same shape.
-    public static func * (a: Tensor, b: Tensor) -> Tensor { a.zipMap(b, *) }
+    public static func * (a: Tensor, b: Tensor) -> Tensor { a.binary(b, .multiply) }
     /// Every element times `s`.
     public static func * (a: Tensor, s: Float) -> Tensor { a.map { $0 * s } }
     /// Every element plus `s`.
@@ -53,6 +57,10 @@ extension Tensor {
     /// Adds `v` along axis 1: `v` is [C] or [N, C] for a tensor [N, C, ...] (a per-channel bias or a
     /// per-sample, per-channel embedding broadcast over the spatial axes).
     public func addingChannelwise(_ v: Tensor) -> Tensor {
+        profiled("addChannelwise") { addingChannelwiseCore(v) }
+    }
+
+    func addingChannelwiseCore(_ v: Tensor) -> Tensor {
         let n = dim(0), c = dim(1)
         let inner = count / max(n * c, 1)
         precondition(v.shape == [c] || v.shape == [n, c],
@@ -74,25 +82,36 @@ extension Tensor {
         }
     }
 
-    /// x * sigmoid(x).
+    /// x * sigmoid(x), computed as x / (1 + exp(-x)) in one vectorised pass.
     public func silu() -> Tensor {
-        let n = count
-        return Tensor(shape: shape) { out in
-            data.withUnsafeBufferPointer { src in
-                let s = src.baseAddress!, o = out.baseAddress!
-                parallelRanges(n) { r in
-                    // exp(-x) in a scratch pass so it vectorises, then x / (1 + e).
-                    for i in r { o[i] = -s[i] }
-                    fastExpInPlace(o + r.lowerBound, r.count)
-                    for i in r { o[i] = s[i] / (1 + o[i]) }
+        profiled("silu") {
+            Tensor(shape: shape) { out in
+                data.withUnsafeBufferPointer { src in
+                    siluRange(src.baseAddress!, out.baseAddress!, out.count)
                 }
             }
         }
     }
 
     /// Exact GELU: 0.5 x (1 + erf(x / sqrt 2)), torch's default.
+    /// erf is evaluated as `fastErf` (the approximation torch's vectorised CPU kernel uses).
     public func gelu() -> Tensor {
-        map { x in 0.5 * x * (1 + erff(x * 0.70710678118654752440)) }
+        Tensor(shape: shape) { out in
+            data.withUnsafeBufferPointer { src in
+                let s = src.baseAddress!, o = out.baseAddress!
+                parallelRanges(out.count) { r in
+                    var i = r.lowerBound
+                    while i + 8 <= r.upperBound {
+                        store8(fastGelu(load8(s, i)), o, i)
+                        i += 8
+                    }
+                    while i < r.upperBound {
+                        o[i] = fastGelu(s[i])
+                        i += 1
+                    }
+                }
+            }
+        }
     }
 
     /// GELU's tanh approximation (torch `approximate="tanh"`).
@@ -107,6 +126,10 @@ extension Tensor {
 
     /// GEGLU's gate: the last axis holds (a, gate) halves; returns a * gelu(gate).
     public func geglu() -> Tensor {
+        profiled("geglu") { gegluCore() }
+    }
+
+    func gegluCore() -> Tensor {
         let last = dim(-1)
         precondition(last % 2 == 0, "geglu needs an even last axis, got \(shape)")
         let half = last / 2
@@ -119,13 +142,35 @@ extension Tensor {
                 parallelRanges(rows, minChunk: max(1, (1 << 14) / half)) { r in
                     for row in r {
                         let a = s + row * last, g = a + half, d = o + row * half
-                        for j in 0..<half {
-                            let x = g[j]
-                            d[j] = a[j] * (0.5 * x * (1 + erff(x * 0.70710678118654752440)))
+                        var j = 0
+                        while j + 8 <= half {
+                            store8(load8(a, j) * fastGelu(load8(g, j)), d, j)
+                            j += 8
+                        }
+                        while j < half {
+                            d[j] = a[j] * fastGelu(g[j])
+                            j += 1
                         }
                     }
                 }
             }
+        }
+    }
+}
+
+/// o[i] = s[i] / (1 + exp(-s[i])) for `n` floats, split over the cores (o may equal s).
+@inlinable
+func siluRange(_ s: UnsafePointer<Float>, _ o: UnsafeMutablePointer<Float>, _ n: Int) {
+    parallelRanges(n) { r in
+        var i = r.lowerBound
+        while i + 8 <= r.upperBound {
+            let x = load8(s, i)
+            store8(x / (1 + fastExp(-x)), o, i)
+            i += 8
+        }
+        while i < r.upperBound {
+            o[i] = s[i] / (1 + fastExp(-s[i]))
+            i += 1
         }
     }
 }

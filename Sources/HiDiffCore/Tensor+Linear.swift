@@ -3,6 +3,10 @@ extension Tensor {
     public func linear(weight: Tensor, bias: Tensor?) -> Tensor {
         precondition(weight.rank == 2 && weight.dim(1) == dim(-1),
                      "linear: input \(shape) vs weight \(weight.shape)")
+        return profiled("linear") { linearGEMM(weight: weight, bias: bias) }
+    }
+
+    func linearGEMM(weight: Tensor, bias: Tensor?) -> Tensor {
         let inF = weight.dim(1), outF = weight.dim(0)
         let rows = count / max(inF, 1)
         var outShape = shape

@@ -4,6 +4,10 @@ extension Tensor {
     /// stripe normalises with the whole map's statistics.
     public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float,
                           collective: any Collective = SingleShard()) -> Tensor {
+        profiled("groupNorm") { groupNormCore(groups: groups, weight: weight, bias: bias, eps: eps, collective: collective) }
+    }
+
+    func groupNormCore(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float, collective: any Collective) -> Tensor {
         let n = dim(0), c = dim(1)
         precondition(c % groups == 0, "GroupNorm: \(c) channels in \(groups) groups")
         let inner = count / max(n * c, 1)
@@ -57,14 +61,22 @@ extension Tensor {
                     let m = Float(center?[g] ?? 0)
                     var acc = 0.0
                     var i = 0
-                    // Float partial sums over short blocks keep it fast; Double across blocks keeps it exact.
+                    // Eight float lanes over short blocks keep it fast; Double across blocks keeps it exact.
+                    let m8 = SIMD8<Float>(repeating: m)
                     while i < perGroup {
-                        let end = min(perGroup, i + 128)
-                        var f: Float = 0
+                        let end = min(perGroup, i + 256)
+                        var f8 = SIMD8<Float>.zero
+                        var j = i
                         if center == nil {
-                            for j in i..<end { f += p[j] }
+                            while j + 8 <= end { f8 += load8(p, j); j += 8 }
                         } else {
-                            for j in i..<end { let v = p[j] - m; f += v * v }
+                            while j + 8 <= end { let v = load8(p, j) - m8; f8 += v * v; j += 8 }
+                        }
+                        var f = f8.sum()
+                        while j < end {
+                            let v = center == nil ? p[j] : p[j] - m
+                            f += center == nil ? v : v * v
+                            j += 1
                         }
                         acc += Double(f)
                         i = end
@@ -80,30 +92,17 @@ extension Tensor {
     public func layerNorm(weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor {
         let d = dim(-1)
         let rows = count / max(d, 1)
+        if let weight { precondition(weight.shape == [d], "layerNorm weight \(weight.shape) for \(shape)") }
+        if let bias { precondition(bias.shape == [d], "layerNorm bias \(bias.shape) for \(shape)") }
         let w = weight?.data, b = bias?.data
-        return Tensor(shape: shape) { out in
+        return profiled("layerNorm") { Tensor(shape: shape) { out in
             data.withUnsafeBufferPointer { src in
                 let s = src.baseAddress!, o = out.baseAddress!
                 parallelRanges(rows, minChunk: max(1, (1 << 15) / max(d, 1))) { r in
-                    for row in r {
-                        let p = s + row * d, q = o + row * d
-                        var sum = 0.0
-                        for j in 0..<d { sum += Double(p[j]) }
-                        let mean = sum / Double(d)
-                        var sq = 0.0
-                        for j in 0..<d { let v = Double(p[j]) - mean; sq += v * v }
-                        let inv = 1 / (sq / Double(d) + Double(eps)).squareRoot()
-                        let m = Float(mean), iv = Float(inv)
-                        for j in 0..<d {
-                            var v = (p[j] - m) * iv
-                            if let w { v *= w[j] }
-                            if let b { v += b[j] }
-                            q[j] = v
-                        }
-                    }
+                    for row in r { layerNormRow(s + row * d, o + row * d, d, weight: w, bias: b, eps: eps) }
                 }
             }
-        }
+        } }
     }
 
     /// Softmax over the last axis.
@@ -123,13 +122,40 @@ extension Tensor {
 /// In-place numerically stable softmax of `n` floats.
 @inlinable
 public func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
-    var m = -Float.infinity
-    for j in 0..<n where p[j] > m { m = p[j] }
+    var m = maxElement(p, n)
     if m == -.infinity { m = 0 }
-    for j in 0..<n { p[j] -= m }
-    fastExpInPlace(p, n)
-    var sum: Float = 0
-    for j in 0..<n { sum += p[j] }
-    let inv = 1 / sum
-    for j in 0..<n { p[j] *= inv }
+    let inv = 1 / expShiftedInPlace(p, n, shift: m)
+    let inv8 = SIMD8<Float>(repeating: inv)
+    var j = 0
+    while j + 8 <= n {
+        store8(load8(p, j) * inv8, p, j)
+        j += 8
+    }
+    while j < n {
+        p[j] *= inv
+        j += 1
+    }
+}
+
+/// LayerNorm of one row of `d` floats: two vectorised passes for the statistics (mean, then centred
+/// squares), one for the affine output.
+@inline(__always)
+func layerNormRow(_ p: UnsafePointer<Float>, _ q: UnsafeMutablePointer<Float>, _ d: Int,
+                  weight w: [Float]?, bias b: [Float]?, eps: Float) {
+    var s8 = SIMD8<Float>.zero
+    var j = 0
+    while j + 8 <= d { s8 += load8(p, j); j += 8 }
+    var sum = Double(s8.sum())
+    while j < d { sum += Double(p[j]); j += 1 }
+    let mean = Float(sum / Double(d))
+    let m8 = SIMD8<Float>(repeating: mean)
+    var q8 = SIMD8<Float>.zero
+    j = 0
+    while j + 8 <= d { let v = load8(p, j) - m8; q8 += v * v; j += 8 }
+    var sq = Double(q8.sum())
+    while j < d { let v = Double(p[j] - mean); sq += v * v; j += 1 }
+    let inv = Float(1 / (sq / Double(d) + Double(eps)).squareRoot())
+    for k in 0..<d { q[k] = (p[k] - mean) * inv }
+    if let w { w.withUnsafeBufferPointer { wp in for k in 0..<d { q[k] *= wp[k] } } }
+    if let b { b.withUnsafeBufferPointer { bp in for k in 0..<d { q[k] += bp[k] } } }
 }

@@ -2,6 +2,10 @@ extension Tensor {
     /// torch `F.interpolate(mode="nearest", size=(height, width))` on NCHW (the legacy rule, not
     /// "nearest-exact"): source index = min(floor(dst * (in / out)), in - 1) with the scale in float32.
     public func upsampleNearest(height: Int, width: Int) -> Tensor {
+        profiled("upsampleNearest") { upsampleNearestCore(height: height, width: width) }
+    }
+
+    func upsampleNearestCore(height: Int, width: Int) -> Tensor {
         precondition(rank == 4, "upsampleNearest needs NCHW, got \(shape)")
         let (n, c, h, w) = (dim(0), dim(1), dim(2), dim(3))
         let sy = Float(h) / Float(height), sx = Float(w) / Float(width)

@@ -13,9 +13,23 @@ extension Tensor {
 
     /// The axes reordered: result axis i is this tensor's axis `axes[i]` (torch `permute`), made contiguous.
     public func permuted(_ axes: [Int]) -> Tensor {
+        profiled("permute") { permutedCore(axes) }
+    }
+
+    func permutedCore(_ axes: [Int]) -> Tensor {
         precondition(axes.sorted() == Array(0..<rank), "bad permutation \(axes) for rank \(rank)")
         if axes == Array(0..<rank) { return self }
         let newShape = axes.map { shape[$0] }
+        if let t = batchedTransposeSplit(axes) {
+            // [P..., A..., B...] -> [P..., B..., A...]: a batch of 2-D transposes, done in cache tiles.
+            let batch = shape[..<t.lead].reduce(1, *)
+            let rowsA = shape[t.lead..<t.split].reduce(1, *), colsB = shape[t.split...].reduce(1, *)
+            return Tensor(shape: newShape) { out in
+                data.withUnsafeBufferPointer { src in
+                    transposeBatched(src.baseAddress!, out.baseAddress!, batch: batch, rows: rowsA, cols: colsB)
+                }
+            }
+        }
         let inStrides = Tensor.strides(of: shape)
         let srcStrides = axes.map { inStrides[$0] }
         let r = rank
@@ -46,8 +60,23 @@ extension Tensor {
         }
     }
 
+    /// For `axes` of the form [0..<lead, split..<rank, lead..<split] (a rotation after an identity prefix),
+    /// the two boundaries; nil for other permutations.
+    func batchedTransposeSplit(_ axes: [Int]) -> (lead: Int, split: Int)? {
+        var lead = 0
+        while lead < rank && axes[lead] == lead { lead += 1 }
+        guard lead < rank else { return nil }
+        let split = axes[lead]
+        let expected = Array(split..<rank) + Array(lead..<split)
+        return Array(axes[lead...]) == expected ? (lead, split) : nil
+    }
+
     /// The tensors joined along `axis`; all other extents must agree.
     public static func concat(_ ts: [Tensor], axis: Int) -> Tensor {
+        profiled("concat") { concatCore(ts, axis: axis) }
+    }
+
+    static func concatCore(_ ts: [Tensor], axis: Int) -> Tensor {
         precondition(!ts.isEmpty, "concat of no tensors")
         if ts.count == 1 { return ts[0] }
         let r = ts[0].rank
@@ -148,5 +177,33 @@ extension Tensor {
             }
         }
         return out
+    }
+}
+
+/// out[b][j][i] = src[b][i][j] for `batch` row-major `rows` x `cols` matrices, in 32 x 32 tiles split over
+/// the cores. Each tile is first copied row by row into a small buffer: reading it column-wise straight from
+/// the source would touch 32 lines a row stride apart, which for power-of-two widths all alias one L1 set.
+func transposeBatched(_ src: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, batch: Int, rows: Int,
+                      cols: Int) {
+    let tile = 32
+    let tileRows = (rows + tile - 1) / tile, tileCols = (cols + tile - 1) / tile
+    let tasks = batch * tileRows
+    parallelRanges(tasks, minChunk: max(1, (1 << 15) / max(tile * cols, 1))) { range in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: tile * tile) { buffer in
+            let buf = buffer.baseAddress!
+            for task in range {
+                let b = task / tileRows, i0 = (task % tileRows) * tile
+                let s = src + b * rows * cols, o = out + b * rows * cols
+                let h = min(rows, i0 + tile) - i0
+                for tj in 0..<tileCols {
+                    let j0 = tj * tile, w = min(cols, j0 + tile) - j0
+                    for i in 0..<h { (buf + i * tile).update(from: s + (i0 + i) * cols + j0, count: w) }
+                    for j in 0..<w {
+                        let dst = o + (j0 + j) * rows + i0
+                        for i in 0..<h { dst[i] = buf[i * tile + j] }
+                    }
+                }
+            }
+        }
     }
 }

@@ -48,7 +48,10 @@ public struct StableDiffusionPipeline: Sendable {
     public var nativeSize: Int { (unet.config.sampleSize ?? 64) * vaeScaleFactor }
 
     /// The final latent of a generation, before VAE decoding.
+    ///
+    /// - Parameter windowShifts: replaces MSW-MSA's shift source (tests replay the authors' recorded draws).
     public func denoise(_ request: GenerationRequest, initImage: RGBImage? = nil,
+                        windowShifts: WindowShiftSource? = nil,
                         progress: ((Int, Int) -> Void)? = nil) throws -> Tensor {
         let (width, height) = try resolveSize(request, initImage: initImage)
         let f = vaeScaleFactor
@@ -79,7 +82,8 @@ public struct StableDiffusionPipeline: Sendable {
         let total = scheduler.timesteps.count - start
         // N is the number of U-Net calls actually run (img2img's truncated schedule), as diffusers'
         // `_num_timesteps` is.
-        let hidiffusion = try self.hidiffusion(for: request, width: width, height: height)
+        var hidiffusion = try self.hidiffusion(for: request, width: width, height: height)
+        if let windowShifts { hidiffusion?.windowAttention?.shift = windowShifts }
         progress?(0, total)
         for i in start..<scheduler.timesteps.count {
             let t = Float(scheduler.timesteps[i])

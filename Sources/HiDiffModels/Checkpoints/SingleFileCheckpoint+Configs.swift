@@ -1,14 +1,5 @@
 import Foundation
 
-/// The diffusers configs of a single-file checkpoint's components.
-public struct SingleFileConfigs: Sendable {
-    public var unet: UNetConfig
-    public var vae: VAEConfig
-    public var textEncoder: CLIPTextConfig
-    /// SDXL's OpenCLIP bigG (with projection); nil for SD 1.x / 2.x.
-    public var textEncoder2: CLIPTextConfig?
-}
-
 extension SingleFileCheckpoint {
     /// The configs the tensors imply, with each family's conventions for what shapes do not show, as the
     /// original `.yaml` configs and diffusers' hub configs have them:

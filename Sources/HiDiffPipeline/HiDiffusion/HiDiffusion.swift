@@ -40,6 +40,32 @@ public struct HiDiffusion: Sendable {
                                selfAttentionOverride: windowAttention?.override)
     }
 
+    /// The feature-map sizes the window blocks see in a generation of `n` calls: their level's vanilla size,
+    /// plus the pooled size when RAU-Net pools that level (SDXL / Turbo) at some step.
+    public func windowMapSizes(callCount n: Int, latentHeight h: Int, latentWidth w: Int) -> [(height: Int, width: Int)] {
+        guard windowAttention != nil else { return [] }
+        let layout = schedule.layout
+        let level: Int
+        switch layout.windowBlocks.first?.stage {
+        case .down(let i)?: level = i
+        case .up(let i)?: level = layout.levels - 1 - i
+        default: return []
+        }
+        var size = (height: h, width: w)
+        for _ in 0..<level { size = ((size.height + 1) / 2, (size.width + 1) / 2) }  // stride-2 downsamplers
+        var sizes = [size]
+        if layout.pooledDownBlock == level, !schedule.phases(callCount: n, latentHeight: h, latentWidth: w).pool.isEmpty {
+            sizes.append(((size.height + 1) / 2, (size.width + 1) / 2))
+        }
+        return sizes
+    }
+
+    /// True when window attention meets an odd map and so bicubic-resizes it around the windows (the authors
+    /// warn that image quality drops; a caller may want to say so, or suggest a size that avoids it).
+    public func windowAttentionResizes(callCount n: Int, latentHeight h: Int, latentWidth w: Int) -> Bool {
+        windowMapSizes(callCount: n, latentHeight: h, latentWidth: w).contains { $0.height % 2 != 0 || $0.width % 2 != 0 }
+    }
+
     /// The resolved plan, for logs and PNG metadata, e.g.
     /// `entry=sdxl_2048 t1=0.4 t2=0.0 aggressive=true rad=0..<8 pool=8..<20 window-attn=seeded`.
     public func summary(callCount n: Int, latentHeight h: Int, latentWidth w: Int) -> String {

@@ -90,6 +90,23 @@ public struct HiDiffusionSettings: Codable, Sendable, Equatable, CustomStringCon
         self.windowShift = windowShift
     }
 
+    enum CodingKeys: String, CodingKey {
+        case raunet, windowAttention, t1Ratio, t2Ratio, aggressive, thresholds, windowShift
+    }
+
+    /// Missing keys take their defaults, so older or hand-written JSON still decodes.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = HiDiffusionSettings()
+        raunet = try c.decodeIfPresent(Bool.self, forKey: .raunet) ?? d.raunet
+        windowAttention = try c.decodeIfPresent(Bool.self, forKey: .windowAttention) ?? d.windowAttention
+        t1Ratio = try c.decodeIfPresent(Double.self, forKey: .t1Ratio)
+        t2Ratio = try c.decodeIfPresent(Double.self, forKey: .t2Ratio)
+        aggressive = try c.decodeIfPresent(Aggressive.self, forKey: .aggressive) ?? d.aggressive
+        thresholds = try c.decodeIfPresent(Thresholds.self, forKey: .thresholds) ?? d.thresholds
+        windowShift = try c.decodeIfPresent(WindowShift.self, forKey: .windowShift) ?? d.windowShift
+    }
+
     /// Both mechanisms off: the vanilla U-Net.
     public static let disabled = HiDiffusionSettings(raunet: false, windowAttention: false)
 

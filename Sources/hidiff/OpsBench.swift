@@ -1,0 +1,159 @@
+import ArgumentParser
+import Foundation
+import HiDiffCore
+
+/// Times each tensor kernel at the sizes a full SD 1.5 U-Net forward uses (batch 2, 512x512 = 64x64 latent,
+/// and the 1024x1024 self-attention), one JSON line per kernel.
+///
+/// CPU seconds (all threads) are reported next to wall seconds: on a shared machine the CPU time per call
+/// and the GEMM GFLOPS per CPU-second are the stable figures.
+struct OpsBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ops", abstract: "Time each kernel at SD 1.5 U-Net sizes; one JSON line per kernel.")
+
+    @Option(help: "Only kernels whose name contains this text.")
+    var filter: String?
+    @Option(help: "Timed runs per kernel (after one warm-up run); the median is reported.")
+    var runs: Int = 3
+    @Flag(help: "Also time the 16384-token (1024x1024) self-attention.")
+    var large = false
+    @Flag(help: "List the kernel names and exit.")
+    var list = false
+
+    func validate() throws {
+        guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
+    }
+
+    func run() throws {
+        let cases = OpsBench.cases(large: large).filter { c in filter.map { c.name.contains($0) } ?? true }
+        if list {
+            for c in cases { print(c.name) }
+            return
+        }
+        for c in cases {
+            let body = c.make()
+            var walls: [Double] = [], cpus: [Double] = []
+            var flops = 0
+            for i in 0...runs {
+                let f0 = gemmFlopCounter.load(ordering: .relaxed)
+                let (w0, c0) = (ProcessStats.now(), ProcessStats.cpuSeconds())
+                body()
+                let (w1, c1) = (ProcessStats.now(), ProcessStats.cpuSeconds())
+                if i > 0 {
+                    walls.append(w1 - w0)
+                    cpus.append(c1 - c0)
+                    flops = gemmFlopCounter.load(ordering: .relaxed) - f0
+                }
+            }
+            let wall = walls.sorted()[walls.count / 2], cpu = cpus.sorted()[cpus.count / 2]
+            var line: [String: Any] = [
+                "bench": "ops", "kernel": c.name, "runs": runs,
+                "median_wall_s": wall, "median_cpu_s": cpu, "min_cpu_s": cpus.min()!,
+                "gemm_gflop": Double(flops) / 1e9,
+            ]
+            if flops > 0 { line["gemm_gflops_per_cpu_s"] = Double(flops) / 1e9 / cpu }
+            if c.bytes > 0 { line["gb_per_cpu_s"] = Double(c.bytes) / 1e9 / cpu }
+            print(try jsonLine(line))
+            fflush(stdout)
+        }
+    }
+
+    /// One kernel call: a name, the minimal memory traffic of one call in bytes (0: not memory-bound), and
+    /// a factory that allocates the inputs and returns the call.
+    struct Case {
+        var name: String
+        var bytes: Int = 0
+        var make: () -> () -> Void
+    }
+
+    /// Deterministic pseudo-random values in [-1, 1) (cheap; the values only need to be non-degenerate).
+    static func random(_ shape: [Int], seed: UInt64 = 1, scale: Float = 1) -> Tensor {
+        var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        return Tensor(shape: shape) { buf in
+            for i in buf.indices {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                buf[i] = (Float(state >> 40) / Float(1 << 23) - 1) * scale
+            }
+        }
+    }
+
+    static func conv(_ name: String, n: Int = 2, c: Int, o: Int, h: Int, k: Int, stride: Int = 1) -> Case {
+        Case(name: name) {
+            let x = random([n, c, h, h]), w = random([o, c, k, k], seed: 2, scale: 0.05)
+            let b = random([o], seed: 3)
+            return { _ = x.conv2d(weight: w, bias: b, stride: stride, padding: k / 2) }
+        }
+    }
+
+    static func elementwise(_ name: String, shape: [Int], reads: Int = 1, _ op: @escaping (Tensor) -> Tensor) -> Case {
+        Case(name: name, bytes: shape.reduce(4, *) * (reads + 1)) {
+            let x = random(shape)
+            return { _ = op(x) }
+        }
+    }
+
+    static func linear(_ name: String, rows: Int, inF: Int, outF: Int) -> Case {
+        Case(name: name) {
+            let x = random([2, rows / 2, inF]), w = random([outF, inF], seed: 2, scale: 0.05)
+            let b = random([outF], seed: 3)
+            return { _ = x.linear(weight: w, bias: b) }
+        }
+    }
+
+    static func attention(_ name: String, tokens: Int, keys: Int?, channels: Int = 320) -> Case {
+        Case(name: name) {
+            let q = random([2, tokens, channels])
+            let k = random([2, keys ?? tokens, channels], seed: 2), v = random([2, keys ?? tokens, channels], seed: 3)
+            return { _ = Tensor.attention(query: q, key: k, value: v, heads: 8) }
+        }
+    }
+
+    static func cases(large: Bool) -> [Case] {
+        let act320 = [2, 320, 64, 64]
+        var all: [Case] = [
+            conv("conv3x3_320_64x64", c: 320, o: 320, h: 64, k: 3),
+            conv("conv3x3_640to320_64x64", c: 640, o: 320, h: 64, k: 3),
+            conv("conv3x3_640_32x32", c: 640, o: 640, h: 32, k: 3),
+            conv("conv3x3_1280_16x16", c: 1280, o: 1280, h: 16, k: 3),
+            conv("conv3x3_1280_8x8", c: 1280, o: 1280, h: 8, k: 3),
+            conv("conv3x3s2_320_64x64", c: 320, o: 320, h: 64, k: 3, stride: 2),
+            conv("conv3x3_4to320_64x64", c: 4, o: 320, h: 64, k: 3),
+            conv("conv1x1_320_64x64", c: 320, o: 320, h: 64, k: 1),
+            conv("conv1x1_1280_16x16", c: 1280, o: 1280, h: 16, k: 1),
+            elementwise("groupnorm_320_64x64", shape: act320) {
+                $0.groupNorm(groups: 32, weight: nil, bias: nil, eps: 1e-5)
+            },
+            elementwise("silu_320_64x64", shape: act320) { $0.silu() },
+            elementwise("add_320_64x64", shape: act320, reads: 2) { $0 + $0 },
+            elementwise("add_channelwise_320_64x64", shape: act320) {
+                $0.addingChannelwise(Tensor(repeating: 0.5, shape: [2, 320]))
+            },
+            elementwise("nchw_to_tokens_320_64x64", shape: act320) { $0.nchwToTokens() },
+            elementwise("tokens_to_nchw_320_64x64", shape: [2, 4096, 320]) {
+                $0.tokensToNCHW(height: 64, width: 64)
+            },
+            elementwise("concat_640+320_64x64", shape: act320, reads: 2) {
+                Tensor.concat([$0, $0], axis: 1)
+            },
+            elementwise("upsample_nearest_1280_16to32", shape: [2, 1280, 16, 16], reads: 4) {
+                $0.upsampleNearest(height: 32, width: 32)
+            },
+            elementwise("layernorm_8192x320", shape: [2, 4096, 320]) {
+                $0.layerNorm(weight: nil, bias: nil, eps: 1e-5)
+            },
+            elementwise("geglu_8192x2560", shape: [2, 4096, 2560]) { $0.geglu() },
+            elementwise("softmax_4096x4096", shape: [4096, 4096]) { $0.softmaxLastAxis() },
+            linear("linear_8192x320_to_320", rows: 8192, inF: 320, outF: 320),
+            linear("linear_8192x320_to_2560", rows: 8192, inF: 320, outF: 2560),
+            linear("linear_8192x1280_to_320", rows: 8192, inF: 1280, outF: 320),
+            attention("attention_self_4096x320", tokens: 4096, keys: nil),
+            attention("attention_cross_4096x77", tokens: 4096, keys: 77),
+            attention("attention_self_1024x640", tokens: 1024, keys: nil, channels: 640),
+        ]
+        if large {
+            all.append(attention("attention_self_16384x320", tokens: 16384, keys: nil))
+            all.append(attention("attention_cross_16384x77", tokens: 16384, keys: 77))
+        }
+        return all
+    }
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Times diffusers' UNet2DConditionModel forward on the CPU, the PyTorch side of `hidiff bench unet`.
+
+    /work/venv/bin/python tools/reference/bench_torch_unet.py --model /work/fullsize/sd15/unet \
+        --width 512 --height 512 --batch 2 --runs 3
+
+Loads a U-Net folder (config.json + safetensors, e.g. the one make_fullsize.py writes), draws random
+latents and text states, runs one warm-up forward and `--runs` timed ones under torch.inference_mode, and
+prints one JSON line with the same keys as `hidiff bench unet` (median_s, min_s, peak_rss_bytes) plus the
+process CPU seconds per forward (median_cpu_s), which stay comparable when other jobs share the cores.
+"""
+import argparse
+import json
+import resource
+import statistics
+import time
+
+import torch
+from diffusers import UNet2DConditionModel
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="a U-Net folder (config.json + diffusion_pytorch_model.*)")
+    p.add_argument("-W", "--width", type=int, default=512)
+    p.add_argument("-H", "--height", type=int, default=512)
+    p.add_argument("--batch", type=int, default=2)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--vae-factor", type=int, default=8)
+    p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    args = p.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+
+    t0 = time.perf_counter()
+    unet = UNet2DConditionModel.from_pretrained(args.model).eval()
+    load_s = time.perf_counter() - t0
+    g = torch.Generator().manual_seed(0)
+    h, w = args.height // args.vae_factor, args.width // args.vae_factor
+    sample = torch.randn((args.batch, unet.config.in_channels, h, w), generator=g)
+    context = torch.randn((args.batch, 77, unet.config.cross_attention_dim), generator=g)
+    t = torch.tensor(500)
+
+    walls, cpus = [], []
+    with torch.inference_mode():
+        for i in range(args.runs + 1):
+            w0, c0 = time.perf_counter(), time.process_time()
+            unet(sample, t, encoder_hidden_states=context)
+            if i > 0:
+                walls.append(time.perf_counter() - w0)
+                cpus.append(time.process_time() - c0)
+    print(json.dumps({
+        "bench": "torch_unet", "model": args.model, "width": args.width, "height": args.height,
+        "batch": args.batch, "runs": args.runs, "median_s": statistics.median(walls), "min_s": min(walls),
+        "median_cpu_s": statistics.median(cpus), "load_s": load_s, "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "attention_processor": type(unet.attn_processors[next(iter(unet.attn_processors))]).__name__,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }, sort_keys=True), flush=True)
+
+
+if __name__ == "__main__":
+    main()
