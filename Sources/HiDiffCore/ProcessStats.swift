@@ -2,14 +2,12 @@ import Foundation
 
 /// Resource figures of this process, for benchmarks.
 public enum ProcessStats {
-    /// Peak resident set size in bytes (`VmHWM` of /proc/self/status), or nil where unavailable.
+    /// Peak resident set size in bytes (`getrusage` ru_maxrss), or nil where unavailable.
     public static func peakResidentBytes() -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            if fields.count >= 2, let kb = Int(fields[1]) { return kb * 1024 }
-        }
-        return nil
+        // getrusage, not /proc/self/status: Foundation reads /proc files (size 0) as empty.
+        var usage = rusage()
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return nil }
+        return Int(usage.ru_maxrss) * 1024   // ru_maxrss is in KiB on Linux
     }
 
     /// CPU seconds (user + system, all threads) this process has used so far; unlike wall time it stays
