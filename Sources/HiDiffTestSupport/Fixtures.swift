@@ -48,3 +48,9 @@ public func relativeError(_ actual: Tensor, _ reference: Tensor) -> Float {
     let scale = reference.maxAbs
     return actual.maxAbsDifference(reference) / (scale > 0 ? scale : 1)
 }
+
+/// A fixture a test needs is missing or malformed: a test failure, never a skip.
+public struct FixtureError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

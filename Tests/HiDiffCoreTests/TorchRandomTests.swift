@@ -1,5 +1,6 @@
 import Foundation
 import HiDiffCore
+import HiDiffTestSupport
 import XCTest
 
 /// `TorchGenerator` against `torch.randn(shape, generator=torch.Generator("cpu").manual_seed(seed))`
@@ -43,7 +44,7 @@ final class TorchRandomTests: XCTestCase {
             }
             dir.deleteLastPathComponent()
         }
-        throw XCTSkip("Tests/Fixtures/randn.json not found above \(#filePath)")
+        throw FixtureError("Tests/Fixtures/randn.json not found above \(#filePath)")
     }
 
     private static func fnv1a64(_ t: Tensor) -> String {

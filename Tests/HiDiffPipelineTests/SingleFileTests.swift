@@ -62,7 +62,7 @@ final class SingleFileTests: XCTestCase {
             case "unsqueeze": t = try load(names[0]).reshaped(e["shape"] as! [Int])
             case "fuse_qkv": t = Tensor.concat(try names.map(load), axis: 0)
             case "extra": t = try XCTUnwrap(extras).load(name)
-            default: throw XCTSkip("unknown manifest op \(op)")
+            default: throw FixtureError("unknown manifest op \(op)")
             }
             XCTAssertEqual(t.shape, e["shape"] as? [Int], name)
             XCTAssertEqual(Self.crc32(t), (e["crc32"] as! NSNumber).uint32Value, "\(name): not what the export wrote")

@@ -1,5 +1,6 @@
 import Foundation
 import HiDiffCore
+import HiDiffTestSupport
 import XCTest
 
 /// Locates `Tests/Fixtures` from this source file and reads the oracle files `tools/reference` wrote.
@@ -14,7 +15,7 @@ enum FixtureFiles {
             }
             dir.deleteLastPathComponent()
         }
-        throw XCTSkip("Tests/Fixtures not found above \(file)")
+        throw HiDiffTestSupport.FixtureError("Tests/Fixtures not found above \(file)")
     }
 
     /// The F32 tensors of a safetensors file (the tests' own minimal reader).

@@ -1,6 +1,7 @@
 import Foundation
 import HiDiffCore
 import HiDiffSchedulers
+import HiDiffTestSupport
 import XCTest
 
 /// Decoding diffusers' scheduler_config.json and rejecting what hidiff does not implement.
@@ -8,7 +9,7 @@ final class SchedulerConfigTests: XCTestCase {
     func testDecodesStableDiffusion15Config() throws {
         let url = try FixtureFiles.url("models/sd15-tiny/scheduler/scheduler_config.json")
         guard FileManager.default.fileExists(atPath: url.path) else {
-            throw XCTSkip("sd15-tiny model fixture not present")
+            throw HiDiffTestSupport.FixtureError("sd15-tiny model fixture not present")
         }
         let config = try SchedulerConfig(contentsOf: url.path)
         XCTAssertEqual(try config.defaultKind(), .pndm)
