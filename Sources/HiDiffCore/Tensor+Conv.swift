@@ -75,7 +75,10 @@ extension Tensor {
             let outBase = ob.baseAddress!
             if let bias {
                 bias.data.withUnsafeBufferPointer { bb in
-                    for p in 0..<(n * o) { (outBase + p * plane).initialize(repeating: bb[p % o], count: plane) }
+                    let bp = bb.baseAddress!
+                    parallelRanges(n * o, minChunk: max(1, (1 << 15) / max(plane, 1))) { r in
+                        for p in r { (outBase + p * plane).initialize(repeating: bp[p % o], count: plane) }
+                    }
                 }
             }
             let beta: Float = bias == nil ? 0 : 1

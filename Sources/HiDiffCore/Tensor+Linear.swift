@@ -17,7 +17,10 @@ extension Tensor {
             // Seed C with the bias rows so the GEMM adds onto it (beta = 1).
             out = Tensor(shape: outShape) { o in
                 bias.data.withUnsafeBufferPointer { b in
-                    for r in 0..<rows { (o.baseAddress! + r * outF).update(from: b.baseAddress!, count: outF) }
+                    let src = b.baseAddress!, dst = o.baseAddress!
+                    parallelRanges(rows, minChunk: max(1, (1 << 15) / max(outF, 1))) { r in
+                        for row in r { (dst + row * outF).initialize(from: src, count: outF) }
+                    }
                 }
             }
         } else {

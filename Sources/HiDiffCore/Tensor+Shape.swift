@@ -97,8 +97,10 @@ extension Tensor {
             for t in ts {
                 let len = t.shape[ax] * inner
                 t.data.withUnsafeBufferPointer { src in
-                    let s = src.baseAddress!
-                    for i in 0..<outer { (o + i * outRow + col).update(from: s + i * len, count: len) }
+                    let s = src.baseAddress!, c = col
+                    parallelRanges(outer, minChunk: max(1, (1 << 15) / max(len, 1))) { r in
+                        for i in r { (o + i * outRow + c).initialize(from: s + i * len, count: len) }
+                    }
                 }
                 col += len
             }

@@ -8,7 +8,7 @@ import HiDiffPipeline
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks; each prints one JSON line.",
-        subcommands: [UNetBench.self, SGEMMBench.self, OpsBench.self])
+        subcommands: [UNetBench.self, HiDiffusionBench.self, SGEMMBench.self, OpsBench.self])
 }
 
 /// Times U-Net forwards on random inputs.
@@ -16,42 +16,35 @@ struct UNetBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "unet", abstract: "Time U-Net forward passes (random latents and text states).")
 
-    @Option(help: "A diffusers pipeline folder or a U-Net folder (config.json + safetensors).")
-    var model: String
-    @Option(name: [.customShort("W"), .long], help: "Image width in pixels (latent = width / 8).")
-    var width: Int = 512
-    @Option(name: [.customShort("H"), .long], help: "Image height in pixels (latent = height / 8).")
-    var height: Int = 512
-    @Option(help: "Batch size (2 = one classifier-free-guidance step).")
-    var batch: Int = 2
-    @Option(help: "Timed runs (after one warm-up run).")
+    @OptionGroup var input: UNetBenchInput
+    @Option(help: "Timed runs (after the warm-up runs).")
     var runs: Int = 3
-    @Option(help: "Latent downsampling factor of the model's VAE.")
-    var vaeFactor: Int = 8
+    @Option(help: "Untimed warm-up runs before the timed ones.")
+    var warmup: Int = 1
 
     func validate() throws {
-        guard width % vaeFactor == 0, height % vaeFactor == 0 else {
-            throw ValidationError("width and height must be multiples of \(vaeFactor)")
-        }
-        guard batch >= 1, runs >= 1 else { throw ValidationError("--batch and --runs must be at least 1") }
+        guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
     }
 
     func run() throws {
         let loadStart = ProcessStats.now()
+        let (model, width, height, batch) = (input.model, input.width, input.height, input.batch)
         let unet = try ComponentLoader.unet(at: model)
         let loadSeconds = ProcessStats.now() - loadStart
         var gen = TorchGenerator(seed: 0)
-        let sample = gen.randn([batch, unet.config.inChannels, height / vaeFactor, width / vaeFactor])
+        let sample = gen.randn([batch, unet.config.inChannels, height / input.vaeFactor, width / input.vaeFactor])
         let context = gen.randn([batch, 77, unet.crossAttentionDim])
+        let added = Self.addedConditions(for: unet.config, batch: batch, width: width, height: height, generator: &gen)
         var times: [Double] = [], cpuTimes: [Double] = []
         var flops = 0, modelFlops = 0
-        for i in 0...runs {
-            if i == 1 { OpProfile.reset() }  // per-kernel totals (HIDIFF_PROFILE) cover the timed runs only
+        for i in 0..<(warmup + runs) {
+            if i == warmup { OpProfile.reset() }  // per-kernel totals (HIDIFF_PROFILE) cover the timed runs only
             let f0 = gemmFlopCounter.load(ordering: .relaxed), m0 = modelFlopCounter.load(ordering: .relaxed)
             let (t0, c0) = (ProcessStats.now(), ProcessStats.cpuSeconds())
-            _ = try unet(sample, timestep: 500, encoderHiddenStates: context)
+            _ = try unet(sample, timestep: 500, encoderHiddenStates: context, added: added)
             let (dt, dc) = (ProcessStats.now() - t0, ProcessStats.cpuSeconds() - c0)
-            if i > 0 {
+            if i >= warmup {
                 times.append(dt)
                 cpuTimes.append(dc)
                 flops = gemmFlopCounter.load(ordering: .relaxed) - f0
@@ -65,7 +58,7 @@ struct UNetBench: ParsableCommand {
         // larger when Winograd convolutions saved multiplications.
         let result: [String: Any] = [
             "bench": "unet", "model": model, "width": width, "height": height, "batch": batch,
-            "runs": runs, "median_s": median, "min_s": sorted[0], "median_cpu_s": medianCPU, "load_s": loadSeconds,
+            "runs": runs, "warmup": warmup, "median_s": median, "min_s": sorted[0], "median_cpu_s": medianCPU, "load_s": loadSeconds,
             "gemm_gflop": Double(flops) / 1e9, "gemm_gflops_per_s": Double(flops) / 1e9 / median,
             "gemm_gflops_per_cpu_s": Double(flops) / 1e9 / medianCPU,
             "model_gflop": Double(modelFlops) / 1e9, "model_gflops_per_s": Double(modelFlops) / 1e9 / median,
@@ -80,6 +73,39 @@ struct UNetBench: ParsableCommand {
             })
         }
         print(try jsonLine(line))
+    }
+
+    /// SDXL's `text_time` conditions, as its pipeline builds them: a random pooled text embedding (its width is
+    /// what the projection input leaves after six time ids) and time ids (h, w, 0, 0, h, w).
+    static func addedConditions(for config: UNetConfig, batch: Int, width: Int, height: Int,
+                                generator: inout TorchGenerator) -> UNetAddedConditions? {
+        guard config.addition == "text_time", let timeDim = config.additionTimeEmbedDim,
+              let projection = config.projectionClassEmbeddingsInputDim else { return nil }
+        let pooled = generator.randn([batch, projection - 6 * timeDim])
+        let ids = [height, width, 0, 0, height, width].map(Float.init)
+        return UNetAddedConditions(textEmbeds: pooled,
+                                   timeIds: Tensor(shape: [batch, 6], data: (0..<batch).flatMap { _ in ids }))
+    }
+}
+
+/// The model and input sizes every U-Net benchmark takes.
+struct UNetBenchInput: ParsableArguments {
+    @Option(help: "A diffusers pipeline folder or a U-Net folder (config.json + safetensors).")
+    var model: String
+    @Option(name: [.customShort("W"), .long], help: "Image width in pixels (latent = width / vae factor).")
+    var width: Int = 512
+    @Option(name: [.customShort("H"), .long], help: "Image height in pixels (latent = height / vae factor).")
+    var height: Int = 512
+    @Option(help: "Batch size (2 = one classifier-free-guidance step).")
+    var batch: Int = 2
+    @Option(help: "Latent downsampling factor of the model's VAE.")
+    var vaeFactor: Int = 8
+
+    func validate() throws {
+        guard vaeFactor >= 1, width % vaeFactor == 0, height % vaeFactor == 0, width > 0, height > 0 else {
+            throw ValidationError("width and height must be positive multiples of the vae factor \(vaeFactor)")
+        }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
     }
 }
 

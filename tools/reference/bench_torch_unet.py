@@ -5,7 +5,7 @@
         --width 512 --height 512 --batch 2 --runs 3
 
 Loads a U-Net folder (config.json + safetensors, e.g. the one make_fullsize.py writes), draws random
-latents and text states, runs one warm-up forward and `--runs` timed ones under torch.inference_mode, and
+latents and text states, runs `--warmup` untimed forwards (default 1) and `--runs` timed ones under torch.inference_mode, and
 prints one JSON line with the same keys as `hidiff bench unet` (median_s, min_s, peak_rss_bytes) plus the
 process CPU seconds per forward (median_cpu_s), which stay comparable when other jobs share the cores.
 """
@@ -26,6 +26,7 @@ def main():
     p.add_argument("-H", "--height", type=int, default=512)
     p.add_argument("--batch", type=int, default=2)
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=1, help="untimed forwards before the timed ones")
     p.add_argument("--vae-factor", type=int, default=8)
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     args = p.parse_args()
@@ -40,18 +41,26 @@ def main():
     sample = torch.randn((args.batch, unet.config.in_channels, h, w), generator=g)
     context = torch.randn((args.batch, 77, unet.config.cross_attention_dim), generator=g)
     t = torch.tensor(500)
+    kwargs = {}
+    if unet.config.addition_embed_type == "text_time":
+        # SDXL: pooled text embedding (projection input minus six time ids) and time ids (h, w, 0, 0, h, w),
+        # the same inputs `hidiff bench unet` builds.
+        pooled = unet.config.projection_class_embeddings_input_dim - 6 * unet.config.addition_time_embed_dim
+        ids = torch.tensor([[args.height, args.width, 0, 0, args.height, args.width]], dtype=torch.float32)
+        kwargs["added_cond_kwargs"] = {"text_embeds": torch.randn((args.batch, pooled), generator=g),
+                                       "time_ids": ids.repeat(args.batch, 1)}
 
     walls, cpus = [], []
     with torch.inference_mode():
-        for i in range(args.runs + 1):
+        for i in range(args.warmup + args.runs):
             w0, c0 = time.perf_counter(), time.process_time()
-            unet(sample, t, encoder_hidden_states=context)
-            if i > 0:
+            unet(sample, t, encoder_hidden_states=context, **kwargs)
+            if i >= args.warmup:
                 walls.append(time.perf_counter() - w0)
                 cpus.append(time.process_time() - c0)
     print(json.dumps({
         "bench": "torch_unet", "model": args.model, "width": args.width, "height": args.height,
-        "batch": args.batch, "runs": args.runs, "median_s": statistics.median(walls), "min_s": min(walls),
+        "batch": args.batch, "runs": args.runs, "warmup": args.warmup, "median_s": statistics.median(walls), "min_s": min(walls),
         "median_cpu_s": statistics.median(cpus), "load_s": load_s, "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "attention_processor": type(unet.attn_processors[next(iter(unet.attn_processors))]).__name__,

@@ -161,6 +161,24 @@ def rand_draws(us):
         torch.rand = original
 
 
+@contextlib.contextmanager
+def recorded_rand(generator):
+    """torch.rand(1) draws from `generator` instead of the global RNG; yields the list of values drawn."""
+    original = torch.rand
+    drawn = []
+
+    def recorded(*args, **kwargs):
+        assert args in ((1,), ((1,),)) and not kwargs, f"unexpected torch.rand{args} {kwargs}"
+        u = original(1, generator=generator)
+        drawn.append(float(u))
+        return u
+    torch.rand = recorded
+    try:
+        yield drawn
+    finally:
+        torch.rand = original
+
+
 def patched_modules(unet):
     return [(n, m) for n, m in unet.named_modules() if hasattr(m, "_parent")]
 
@@ -665,14 +683,6 @@ def make_runs():
             pipe.scheduler = d.DDIMScheduler.from_config(pipe.scheduler.config)
         blocks = 5 if family == "sd" else 10
         shift_gen = torch.Generator().manual_seed(seed + 1000)
-        draws = []
-        original = torch.rand
-
-        def recorded(*args, **kwargs):
-            assert args in ((1,), ((1,),)) and not kwargs, f"unexpected torch.rand{args} {kwargs}"
-            u = original(1, generator=shift_gen)
-            draws.append(float(u))
-            return u
         latents = {}
 
         def on_step(p, i, t, kw):
@@ -684,14 +694,11 @@ def make_runs():
             common = dict(prompt=RUN_PROMPT, negative_prompt=RUN_NEGATIVE if guidance > 1 else None,
                           num_inference_steps=steps, guidance_scale=guidance, generator=gen,
                           callback_on_step_end=on_step, output_type="pil")
-            torch.rand = recorded
-            try:
+            with recorded_rand(shift_gen) as draws:
                 if strength:
                     image = pipe(image=init_image_256(), strength=strength, **common).images[0]
                 else:
                     image = pipe(width=width, height=height, **common).images[0]
-            finally:
-                torch.rand = original
         n = pipe._num_timesteps
         assert len(draws) == n * blocks, f"{name}: {len(draws)} draws for {n} calls x {blocks} blocks"
         shifts = [[bucket(u) for u in draws[k * blocks:(k + 1) * blocks]] for k in range(n)]
