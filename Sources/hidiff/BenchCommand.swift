@@ -35,7 +35,7 @@ struct UNetBench: ParsableCommand {
         var gen = TorchGenerator(seed: 0)
         let sample = gen.randn([batch, unet.config.inChannels, height / input.vaeFactor, width / input.vaeFactor])
         let context = gen.randn([batch, 77, unet.crossAttentionDim])
-        let added = Self.addedConditions(for: unet.config, batch: batch, width: width, height: height, generator: &gen)
+        let added = input.addedConditions(for: unet.config, generator: &gen)
         var times: [Double] = [], cpuTimes: [Double] = []
         var flops = 0, modelFlops = 0
         for i in 0..<(warmup + runs) {
@@ -74,18 +74,6 @@ struct UNetBench: ParsableCommand {
         }
         print(try jsonLine(line))
     }
-
-    /// SDXL's `text_time` conditions, as its pipeline builds them: a random pooled text embedding (its width is
-    /// what the projection input leaves after six time ids) and time ids (h, w, 0, 0, h, w).
-    static func addedConditions(for config: UNetConfig, batch: Int, width: Int, height: Int,
-                                generator: inout TorchGenerator) -> UNetAddedConditions? {
-        guard config.addition == "text_time", let timeDim = config.additionTimeEmbedDim,
-              let projection = config.projectionClassEmbeddingsInputDim else { return nil }
-        let pooled = generator.randn([batch, projection - 6 * timeDim])
-        let ids = [height, width, 0, 0, height, width].map(Float.init)
-        return UNetAddedConditions(textEmbeds: pooled,
-                                   timeIds: Tensor(shape: [batch, 6], data: (0..<batch).flatMap { _ in ids }))
-    }
 }
 
 /// The model and input sizes every U-Net benchmark takes.
@@ -106,6 +94,17 @@ struct UNetBenchInput: ParsableArguments {
             throw ValidationError("width and height must be positive multiples of the vae factor \(vaeFactor)")
         }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+    }
+
+    /// SDXL's `text_time` conditions, as its pipeline builds them: a random pooled text embedding (its width is
+    /// what the projection input leaves after six time ids) and time ids (h, w, 0, 0, h, w).
+    func addedConditions(for config: UNetConfig, generator: inout TorchGenerator) -> UNetAddedConditions? {
+        guard config.addition == "text_time", let timeDim = config.additionTimeEmbedDim,
+              let projection = config.projectionClassEmbeddingsInputDim else { return nil }
+        let pooled = generator.randn([batch, projection - 6 * timeDim])
+        let ids = [height, width, 0, 0, height, width].map(Float.init)
+        return UNetAddedConditions(textEmbeds: pooled,
+                                   timeIds: Tensor(shape: [batch, 6], data: (0..<batch).flatMap { _ in ids }))
     }
 }
 

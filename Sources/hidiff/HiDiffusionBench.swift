@@ -39,8 +39,7 @@ struct HiDiffusionBench: ParsableCommand {
         let (h, w) = (height / input.vaeFactor, width / input.vaeFactor)
         var gen = TorchGenerator(seed: 0)
         let context = gen.randn([batch, 77, unet.crossAttentionDim])
-        let added = UNetBench.addedConditions(for: unet.config, batch: batch, width: width, height: height,
-                                              generator: &gen)
+        let added = input.addedConditions(for: unet.config, generator: &gen)
         func time(_ sample: Tensor, _ call: UNetCallContext) throws -> Double {
             let t0 = ProcessStats.now()
             _ = try unet(sample, timestep: 500, encoderHiddenStates: context, added: added, context: call)
