@@ -1,6 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// New targets (the cluster) are Swift 6; the engine keeps Swift 5 mode (its kernels hand raw pointers to
+/// DispatchQueue.concurrentPerform while the public types still declare Sendable).
+let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
 let package = Package(
     name: "hidiff",
     platforms: [.macOS(.v13)],
@@ -12,12 +16,16 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
         // Tensors, kernels, the sharding seam (Collective) and torch-compatible noise.
         .target(name: "HiDiffCore", dependencies: ["COpenBLAS"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
@@ -33,12 +41,47 @@ let package = Package(
                 dependencies: ["HiDiffCore", "HiDiffModels", "HiDiffSchedulers", "HiDiffImage"]),
         // The duplication benchmark: object counting, generation sweeps, contact sheets.
         .target(name: "HiDiffEval", dependencies: ["HiDiffPipeline"]),
+
+        // PostgreSQL through libpq: parameterised queries, typed rows, transactions, LISTEN/NOTIFY, reconnects.
+        .target(name: "HiDiffPostgres", dependencies: [
+            "CLibPQ",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swift6),
+        // The job store: migrations, claims, leases and fencing, checkpoints, results, workers, admin queries.
+        .target(name: "HiDiffStore", dependencies: [
+            "HiDiffPostgres",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swift6),
+        // The wire protocol: frames, messages, tensors, the token handshake, link state machines.
+        .target(name: "HiDiffProtocol", dependencies: [
+            "HiDiffCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ], swiftSettings: swift6),
+        // The coordinator: claims jobs, leases them to workers over TCP, records progress and results.
+        .target(name: "HiDiffCoordinator", dependencies: [
+            "HiDiffStore", "HiDiffProtocol", "HiDiffPipeline",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swift6),
+        // The worker: registers with coordinators, runs jobs on compute threads, checkpoints, drains.
+        .target(name: "HiDiffWorker", dependencies: [
+            "HiDiffProtocol", "HiDiffPipeline", "HiDiffImage", "HiDiffModels", "HiDiffCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swift6),
+
         .executableTarget(name: "hidiff", dependencies: [
             "HiDiffPipeline",
             "HiDiffEval",
+            "HiDiffStore",
+            "HiDiffCoordinator",
+            "HiDiffWorker",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
-        // Fixture lookup and parity measures shared by the test targets.
+        // Fixture lookup, parity measures and the throwaway PostgreSQL shared by the test targets.
         .target(name: "HiDiffTestSupport", dependencies: ["HiDiffCore"]),
         .testTarget(name: "HiDiffCoreTests", dependencies: ["HiDiffCore", "HiDiffTestSupport"]),
         .testTarget(name: "HiDiffModelsTests", dependencies: ["HiDiffModels", "HiDiffTestSupport"]),
@@ -46,8 +89,24 @@ let package = Package(
         .testTarget(name: "HiDiffImageTests", dependencies: ["HiDiffImage", "HiDiffCore", "HiDiffTestSupport"]),
         .testTarget(name: "HiDiffPipelineTests", dependencies: ["HiDiffPipeline", "HiDiffTestSupport"]),
         .testTarget(name: "HiDiffEvalTests", dependencies: ["HiDiffEval", "HiDiffTestSupport"]),
+        .testTarget(name: "HiDiffPostgresTests", dependencies: ["HiDiffPostgres", "HiDiffTestSupport"],
+                    swiftSettings: swift6),
+        .testTarget(name: "HiDiffStoreTests", dependencies: ["HiDiffStore", "HiDiffPostgres", "HiDiffTestSupport"],
+                    swiftSettings: swift6),
+        .testTarget(name: "HiDiffProtocolTests", dependencies: [
+            "HiDiffProtocol", .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ], swiftSettings: swift6),
+        .testTarget(name: "HiDiffCoordinatorTests", dependencies: ["HiDiffCoordinator", "HiDiffProtocol", "HiDiffStore"],
+                    swiftSettings: swift6),
+        .testTarget(name: "HiDiffWorkerTests", dependencies: [
+            "HiDiffWorker", "HiDiffProtocol", "HiDiffPipeline", "HiDiffTestSupport",
+        ], swiftSettings: swift6),
+        // Real PostgreSQL, real coordinator and worker processes.
+        .testTarget(name: "HiDiffClusterTests", dependencies: [
+            "HiDiffCoordinator", "HiDiffWorker", "HiDiffStore", "HiDiffPostgres", "HiDiffProtocol",
+            "HiDiffTestSupport", "HiDiffPipeline", "HiDiffImage", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swift6),
     ],
-    // Kernels hand raw pointers to DispatchQueue.concurrentPerform; Swift 5 mode keeps that legal while the
-    // public types still declare Sendable.
     swiftLanguageModes: [.v5]
 )

@@ -24,6 +24,21 @@ public struct MersenneTwister: Sendable {
         index = Self.n  // the first draw regenerates the whole state block
     }
 
+    /// Restores an engine from `words` (its 624 state words) and `wordIndex` (0...624: how many of them
+    /// have been used since the last regeneration), as another engine's `words` and `wordIndex` report them.
+    /// Nil when the counts are out of range.
+    public init?(words: [UInt32], wordIndex: Int) {
+        guard words.count == Self.n, (0...Self.n).contains(wordIndex) else { return nil }
+        state = words
+        index = wordIndex
+    }
+
+    /// The 624 state words (with `wordIndex`, the engine's whole state).
+    public var words: [UInt32] { state }
+
+    /// How many state words have been used since the last regeneration (624: the next draw regenerates).
+    public var wordIndex: Int { index }
+
     /// The next tempered 32-bit word.
     @inlinable
     public mutating func next() -> UInt32 {

@@ -7,15 +7,21 @@ import Foundation
 /// The stream continues across calls, so ancestral samplers that draw fresh noise every step from the
 /// pipeline's generator see the same numbers as diffusers.
 public struct TorchGenerator: Sendable {
-    private var engine: MersenneTwister
+    private(set) var engine: MersenneTwister
     /// torch's double-precision Box-Muller draws pairs and keeps the second value in the generator for the
     /// next element (used only by tensors of fewer than 16 elements); `manual_seed` clears it.
-    private var cachedNormal: Double?
+    private(set) var cachedNormal: Double?
 
     /// A generator in the state `torch.Generator("cpu").manual_seed(seed)` leaves it in.
     public init(seed: UInt64) {
         engine = MersenneTwister(seed: seed)
         cachedNormal = nil
+    }
+
+    /// A generator from restored parts (see `init(state:)`).
+    init(engine: MersenneTwister, cachedNormal: Double?) {
+        self.engine = engine
+        self.cachedNormal = cachedNormal
     }
 
     /// Standard-normal float32 noise of `shape`, equal to `torch.randn(shape, generator: self)`.

@@ -12,6 +12,14 @@ public enum PNGReader {
         try decode(try PNGFile.read(path), name: path)
     }
 
+    /// Reads PNG bytes held in memory (e.g. an init image received over the network) as 8-bit RGB, exactly
+    /// as `read(_:)` reads a file: the same as `decode(_:name:)`.
+    ///
+    /// - Throws: `PNGError.notPNG` or `.corrupt` with libpng's message.
+    public static func read(bytes: [UInt8], name: String = "<memory>") throws -> RGBImage {
+        try decode(bytes, name: name)
+    }
+
     /// Decodes PNG bytes; `name` is used in error messages.
     public static func decode(_ bytes: [UInt8], name: String = "<memory>") throws -> RGBImage {
         guard PNGChunk.hasSignature(bytes) else { throw PNGError.notPNG(path: name) }

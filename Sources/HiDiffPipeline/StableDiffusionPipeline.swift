@@ -47,62 +47,14 @@ public struct StableDiffusionPipeline: Sendable {
     /// The model's native image size in pixels (U-Net `sample_size` times the VAE factor).
     public var nativeSize: Int { (unet.config.sampleSize ?? 64) * vaeScaleFactor }
 
-    /// The final latent of a generation, before VAE decoding.
+    /// The final latent of a generation, before VAE decoding: `denoise(_:initImage:control:)` run straight
+    /// through.
     ///
     /// - Parameter windowShifts: replaces MSW-MSA's shift source (tests replay the authors' recorded draws).
     public func denoise(_ request: GenerationRequest, initImage: RGBImage? = nil,
                         windowShifts: WindowShiftSource? = nil,
                         progress: ((Int, Int) -> Void)? = nil) throws -> Tensor {
-        let (width, height) = try resolveSize(request, initImage: initImage)
-        let f = vaeScaleFactor
-        let guided = request.guidanceScale > 1
-        let conditioning = try conditioning(for: request, width: width, height: height, guided: guided)
-        let kind = try request.scheduler ?? schedulerConfig.defaultKind()
-        var scheduler = try kind.makeScheduler(config: schedulerConfig, steps: request.steps, karras: request.karras)
-        var generator: TorchGenerator? = TorchGenerator(seed: request.seed)
-        let shape = [1, unet.config.inChannels, height / f, width / f]
-
-        var start = 0
-        var latents: Tensor
-        if let initImage {
-            start = scheduler.img2imgStartIndex(strength: request.strength)
-            guard start < scheduler.timesteps.count else {
-                throw PipelineError.invalidRequest(field: "strength",
-                                                   reason: "\(request.strength) with \(request.steps) steps runs no step")
-            }
-            // diffusers draws the VAE posterior sample first, then the noise, from the same generator.
-            let posterior = try vae.encode(initImage.toTensor())
-            let encoded = posterior.sample(noise: generator!.randn(posterior.mean.shape)) * vae.config.scalingFactor
-            let noise = generator!.randn(encoded.shape)
-            latents = scheduler.addNoise(original: encoded, noise: noise, timestepIndex: start)
-        } else {
-            latents = generator!.randn(shape) * scheduler.initNoiseSigma
-        }
-
-        let total = scheduler.timesteps.count - start
-        // N is the number of U-Net calls actually run (img2img's truncated schedule), as diffusers'
-        // `_num_timesteps` is.
-        var hidiffusion = try self.hidiffusion(for: request, width: width, height: height)
-        if let windowShifts { hidiffusion?.windowAttention?.shift = windowShifts }
-        progress?(0, total)
-        for i in start..<scheduler.timesteps.count {
-            let t = Float(scheduler.timesteps[i])
-            var input = scheduler.scaleModelInput(latents, timestepIndex: i)
-            if guided { input = Tensor.concat([input, input], axis: 0) }
-            let call = hidiffusion?.callContext(callIndex: i - start, callCount: total,
-                                                latentHeight: shape[2], latentWidth: shape[3])
-                ?? UNetCallContext(callIndex: i - start, callCount: total)
-            var eps = try unet(input, timestep: t, encoderHiddenStates: conditioning.context,
-                               added: conditioning.added, context: call)
-            if guided {
-                let halves = eps.chunked(2, axis: 0)
-                let g = Float(request.guidanceScale)
-                eps = halves[0] + (halves[1] - halves[0]) * g
-            }
-            latents = scheduler.step(modelOutput: eps, timestepIndex: i, sample: latents, generator: &generator)
-            progress?(i - start + 1, total)
-        }
-        return latents
+        try denoise(request, initImage: initImage, control: DenoiseControl(progress: progress, windowShifts: windowShifts))
     }
 
     /// HiDiffusion for `request` at `width` x `height`, or nil when it does not run. Built fresh per

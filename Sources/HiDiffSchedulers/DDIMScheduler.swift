@@ -88,6 +88,12 @@ public struct DDIMScheduler: Scheduler {
         return prev
     }
 
+    /// Empty: this scheduler keeps no history (its noise comes from the pipeline's generator).
+    public func saveState() -> SchedulerState { saveEmptyState() }
+
+    /// Accepts only the empty state.
+    public mutating func restoreState(_ state: SchedulerState) throws { try restoreEmptyState(state) }
+
     public func addNoise(original: Tensor, noise: Tensor, timestepIndex: Int) -> Tensor {
         let alphaProd = alphasCumprod[Int(timesteps[timestepIndex])]
         let a = alphaProd.squareRoot(), b = (1 - alphaProd).squareRoot()

@@ -213,6 +213,28 @@ public struct DPMSolverMultistepScheduler: Scheduler {
         }
     }
 
+    /// The multistep history: `solver_order`, `lower_order_nums` and the stored data predictions
+    /// `model_outputs.<k>` (slot k of `solver_order`, oldest first; empty slots are absent).
+    public func saveState() -> SchedulerState {
+        var tensors: [String: Tensor] = [:]
+        for (k, output) in modelOutputs.enumerated() {
+            if let output { tensors["model_outputs.\(k)"] = output }
+        }
+        return SchedulerState(integers: ["solver_order": solverOrder, "lower_order_nums": lowerOrderNums],
+                              tensors: tensors)
+    }
+
+    /// Restores the history; the last `lower_order_nums` slots must hold a prediction and the others none,
+    /// as every run leaves them.
+    public mutating func restoreState(_ state: SchedulerState) throws {
+        let order = try state.integer("solver_order", in: solverOrder...solverOrder, scheduler: kind)
+        let count = try state.integer("lower_order_nums", in: 0...order, scheduler: kind)
+        try state.expect(integers: ["solver_order", "lower_order_nums"],
+                         tensors: Set((order - count..<order).map { "model_outputs.\($0)" }), scheduler: kind)
+        modelOutputs = (0..<order).map { state.tensors["model_outputs.\($0)"] }
+        lowerOrderNums = count
+    }
+
     public func addNoise(original: Tensor, noise: Tensor, timestepIndex: Int) -> Tensor {
         let (alpha, sigma) = Self.alphaSigma(sigmas[timestepIndex])
         return Elementwise.map(original, noise) { x, n in alpha * x + sigma * n }

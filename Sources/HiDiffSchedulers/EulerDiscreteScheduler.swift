@@ -89,6 +89,12 @@ public struct EulerDiscreteScheduler: Scheduler {
         return Elementwise.map(sample, predOriginal) { s, x in s + ((s - x) / sigmaHat) * dt }
     }
 
+    /// Empty: this scheduler keeps no history (its noise comes from the pipeline's generator).
+    public func saveState() -> SchedulerState { saveEmptyState() }
+
+    /// Accepts only the empty state.
+    public mutating func restoreState(_ state: SchedulerState) throws { try restoreEmptyState(state) }
+
     public func addNoise(original: Tensor, noise: Tensor, timestepIndex: Int) -> Tensor {
         let sigma = sigmas[timestepIndex]
         return Elementwise.map(original, noise) { x, n in x + n * sigma }

@@ -168,6 +168,50 @@ public struct PNDMScheduler: Scheduler {
         return Elementwise.map(sample, modelOutput) { s, m in sampleCoeff * s - diff * m / denom }
     }
 
+    /// The step history: `counter`, the past model outputs `ets.<k>` (`ets_count` of them, oldest first)
+    /// and, while they hold a tensor, the warm-up buffers `cur_sample` and `cur_model_output`.
+    public func saveState() -> SchedulerState {
+        var tensors: [String: Tensor] = [:]
+        for (k, e) in ets.enumerated() { tensors["ets.\(k)"] = e }
+        if let curSample { tensors["cur_sample"] = curSample }
+        if let curModelOutput { tensors["cur_model_output"] = curModelOutput }
+        return SchedulerState(integers: ["counter": counter, "ets_count": ets.count], tensors: tensors)
+    }
+
+    /// Restores the history; what it holds must be what `counter` steps leave.
+    public mutating func restoreState(_ state: SchedulerState) throws {
+        let steps = try state.integer("counter", in: 0...timesteps.count, scheduler: kind)
+        let layout = historyLayout(afterSteps: steps)
+        _ = try state.integer("ets_count", in: layout.ets...layout.ets, scheduler: kind)
+        var names = Set((0..<layout.ets).map { "ets.\($0)" })
+        if layout.curSample { names.insert("cur_sample") }
+        if layout.curModelOutput { names.insert("cur_model_output") }
+        try state.expect(integers: ["counter", "ets_count"], tensors: names, scheduler: kind)
+        counter = steps
+        ets = (0..<layout.ets).map { state.tensors["ets.\($0)"]! }
+        curSample = state.tensors["cur_sample"]
+        curModelOutput = state.tensors["cur_model_output"]
+    }
+
+    /// How many past outputs `n` steps leave in `ets`, and whether `cur_sample` / `cur_model_output` then
+    /// hold a tensor: the bookkeeping of `stepPRK` and `stepPLMS` without the arithmetic.
+    private func historyLayout(afterSteps n: Int) -> (ets: Int, curSample: Bool, curModelOutput: Bool) {
+        var ets = 0, curSample = false, curModelOutput = false
+        for c in 0..<n {
+            if c < prkCount && !skipPRK {
+                switch c % 4 {
+                case 0: curModelOutput = true; ets += 1; curSample = true
+                case 1, 2: curModelOutput = true
+                default: curModelOutput = false
+                }
+            } else {
+                if c != 1 { ets = min(ets, 3) + 1 }
+                if ets == 1 && c == 0 { curSample = true } else if ets == 1 && c == 1 { curSample = false }
+            }
+        }
+        return (ets, curSample, curModelOutput)
+    }
+
     public func addNoise(original: Tensor, noise: Tensor, timestepIndex: Int) -> Tensor {
         let alphaProd = schedule.alphasCumprod[Int(timesteps[timestepIndex])]
         let a = alphaProd.squareRoot(), b = (1 - alphaProd).squareRoot()

@@ -25,9 +25,26 @@ public protocol Scheduler: Sendable {
                        generator: inout TorchGenerator?) -> Tensor
     /// diffusers' `add_noise(original, noise, timesteps[timestepIndex])` for img2img's initial latents.
     func addNoise(original: Tensor, noise: Tensor, timestepIndex: Int) -> Tensor
+    /// The history `step` has accumulated so far (empty for schedulers without history).
+    func saveState() -> SchedulerState
+    /// Replaces the history with `state`, as `saveState()` of a scheduler of the same kind and configuration
+    /// reported it, so the next `step` continues bit for bit as that scheduler's would have.
+    ///
+    /// - Throws: `SchedulerError.invalidState` when `state` cannot come from this scheduler (other entries,
+    ///   counters out of range or inconsistent with the history, tensors of different shapes); the
+    ///   scheduler is unchanged then.
+    mutating func restoreState(_ state: SchedulerState) throws
 }
 
 extension Scheduler {
+    /// `saveState()` for schedulers without history.
+    func saveEmptyState() -> SchedulerState { SchedulerState() }
+
+    /// `restoreState(_:)` for schedulers without history: only an empty state is accepted.
+    func restoreEmptyState(_ state: SchedulerState) throws {
+        try state.expect(integers: [], tensors: [], scheduler: kind)
+    }
+
     /// The first timestep index img2img runs for `strength` (diffusers' `get_timesteps`, which also
     /// becomes the scheduler's `begin_index`). Equal to `timesteps.count` minus the number of steps run;
     /// `timesteps.count` when `strength` is too small to run any step.

@@ -10,6 +10,9 @@ public enum SchedulerError: Error, CustomStringConvertible, Equatable {
     case invalidSteps(scheduler: String, steps: Int, reason: String)
     /// The configuration file could not be read or decoded.
     case unreadableConfig(path: String, reason: String)
+    /// A saved `SchedulerState` cannot be restored into this scheduler (wrong entries, counts out of range,
+    /// history inconsistent with its counters).
+    case invalidState(scheduler: String, reason: String)
 
     public var description: String {
         switch self {
@@ -25,6 +28,8 @@ public enum SchedulerError: Error, CustomStringConvertible, Equatable {
             return "\(scheduler): \(steps) inference steps: \(reason)"
         case let .unreadableConfig(path, reason):
             return "scheduler config \(path): \(reason)"
+        case let .invalidState(scheduler, reason):
+            return "\(scheduler): cannot restore the saved state: \(reason)"
         }
     }
 }

@@ -136,8 +136,15 @@ struct SGEMMBench: ParsableCommand {
             bestCPU = min(bestCPU, ProcessStats.cpuSeconds() - c0)
         }
         let gflop = 2 * Double(n) * Double(n) * Double(n) / 1e9
+        // Which kernels ran, and whether hidiff had to correct OpenBLAS's choice at start-up.
+        let correction = OpenBLASCoreType.appliedCorrection
+        let coretype = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
         print(try jsonLine(["bench": "sgemm", "size": n, "best_s": best, "gflops": gflop / best,
-                            "best_cpu_s": bestCPU, "gflops_per_cpu_s": gflop / bestCPU]))
+                            "best_cpu_s": bestCPU, "gflops_per_cpu_s": gflop / bestCPU,
+                            "openblas_corename": OpenBLASCoreType.corename, "openblas_config": OpenBLASCoreType.config,
+                            "openblas_coretype_env": coretype ?? NSNull(),
+                            "coretype_corrected": correction != nil,
+                            "coretype_corrected_from": correction?.from ?? NSNull()]))
     }
 }
 

@@ -1,10 +1,23 @@
 import ArgumentParser
+import HiDiffCore
+
+/// The process entry. First of all, before any work: when OpenBLAS fell back to kernels older than the CPU
+/// supports (an OpenBLAS that does not know the CPU model), re-execute with `OPENBLAS_CORETYPE` set, since
+/// the library reads it only while loading. Then the command line.
+@main
+enum HiDiffMain {
+    static func main() async {
+        OpenBLASCoreType.reexecIfKernelsFellBack()
+        await HiDiff.main()
+    }
+}
 
 /// The `hidiff` command line.
-@main
 struct HiDiff: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hidiff",
         abstract: "HiDiffusion: Stable Diffusion far above its training resolution, on CPUs.",
-        subcommands: [GenerateCommand.self, BenchCommand.self, EvalCommand.self])
+        subcommands: [GenerateCommand.self, SubmitCommand.self, StatusCommand.self, WaitCommand.self,
+                      ResultCommand.self, CancelCommand.self, AdminCommand.self, MigrateCommand.self,
+                      CoordinatorCommand.self, WorkerCommand.self, BenchCommand.self, EvalCommand.self])
 }

@@ -1,18 +1,19 @@
 import HiDiffCore
 
-/// A safetensors checkpoint, memory-mapped; tensors are converted to float32 one at a time on `load`.
+/// A safetensors checkpoint, memory-mapped (or safetensors bytes held in memory); tensors are converted to
+/// float32 one at a time on `load`.
 ///
 /// Opening reads and validates only the JSON header (offsets, dtypes and shapes against the file size),
 /// so a corrupt or truncated file fails here, not halfway through building a model.
 public struct SafeTensorsFile: TensorSource {
-    /// The path the file was opened from.
+    /// The path the file was opened from (the name given to `init(bytes:name:)` for bytes).
     public let path: String
     /// The header's `__metadata__` (empty when absent).
     public let metadata: [String: String]
     /// Tensor names in the order of their data in the file.
     public let names: [String]
 
-    private let file: MappedFile
+    private let file: any ByteRegion
     private let entries: [String: SafeTensorsHeader.Entry]
     private let dataStart: Int
 
@@ -21,10 +22,21 @@ public struct SafeTensorsFile: TensorSource {
     /// - Throws: `WeightError.fileNotFound`, `.unreadable`, `.truncated`, `.badHeader`,
     ///   `.unsupportedDType` (a dtype the format does not define) or `.badTensorEntry`.
     public init(path: String) throws {
-        let file = try MappedFile(path: path)
-        let header = try SafeTensorsHeader(base: file.base, fileSize: file.size, file: path)
+        try self.init(region: try MappedFile(path: path), path: path)
+    }
+
+    /// Parses safetensors bytes held in memory (e.g. received over the network), as `init(path:)` parses a
+    /// file; `name` stands for the path in errors. The bytes are copied.
+    ///
+    /// - Throws: `WeightError.truncated`, `.badHeader`, `.unsupportedDType` or `.badTensorEntry`.
+    public init(bytes: [UInt8], name: String = "<memory>") throws {
+        try self.init(region: MemoryRegion(bytes), path: name)
+    }
+
+    private init(region: any ByteRegion, path: String) throws {
+        let header = try SafeTensorsHeader(base: region.base, fileSize: region.size, file: path)
         self.path = path
-        self.file = file
+        self.file = region
         self.metadata = header.metadata
         self.entries = header.entries
         self.dataStart = header.dataStart

@@ -7,7 +7,8 @@ import Darwin
 #endif
 import HiDiffCore
 
-/// Writes float32 tensors as a safetensors file (used for `--save-latents` and tests).
+/// Writes float32 tensors as a safetensors file (used for `--save-latents` and tests) or as safetensors
+/// bytes in memory (`serialize`).
 ///
 /// The file is written under a temporary name next to `path` and renamed into place, so a reader never
 /// sees a half-written file. The header keeps the given tensor order and is padded with spaces to a
@@ -18,7 +19,7 @@ public enum SafeTensorsWriter {
     /// - Throws: `WeightError.writeFailed` for a duplicate or reserved name or an I/O failure.
     public static func write(_ tensors: [(String, Tensor)], to path: String,
                              metadata: [String: String] = [:]) throws {
-        let header = try headerBytes(tensors, metadata: metadata, path: path)
+        let bytes = try serialize(tensors, metadata: metadata, name: path)
         let temp = path + ".partial-\(getpid())"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw WeightError.writeFailed(path: path, reason: MappedFile.message(errno)) }
@@ -26,17 +27,7 @@ public enum SafeTensorsWriter {
         defer {
             if !ok { close(fd); unlink(temp) }
         }
-        var length = UInt64(header.count).littleEndian
-        try withUnsafeBytes(of: &length) { try writeAll(fd, $0, path: path) }
-        try header.withUnsafeBytes { try writeAll(fd, $0, path: path) }
-        for (_, t) in tensors {
-            #if _endian(little)
-            try t.data.withUnsafeBytes { try writeAll(fd, $0, path: path) }
-            #else
-            let le = t.data.map { $0.bitPattern.littleEndian }
-            try le.withUnsafeBytes { try writeAll(fd, $0, path: path) }
-            #endif
-        }
+        try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
         guard fsync(fd) == 0 || errno == EINVAL else {
             throw WeightError.writeFailed(path: path, reason: MappedFile.message(errno))
         }
@@ -51,6 +42,28 @@ public enum SafeTensorsWriter {
             unlink(temp)
             throw WeightError.writeFailed(path: path, reason: reason)
         }
+    }
+
+    /// The safetensors bytes of `tensors` (name, tensor) in order as F32, with `metadata` as the header's
+    /// `__metadata__`: exactly what `write` puts in a file (e.g. to send latents over the network).
+    /// `SafeTensorsFile(bytes:)` reads them back.
+    ///
+    /// - Throws: `WeightError.writeFailed` (naming `name`) for a duplicate or reserved tensor name.
+    public static func serialize(_ tensors: [(String, Tensor)], metadata: [String: String] = [:],
+                                 name: String = "<memory>") throws -> [UInt8] {
+        let header = try headerBytes(tensors, metadata: metadata, path: name)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(8 + header.count + tensors.reduce(0) { $0 + 4 * $1.1.count })
+        withUnsafeBytes(of: UInt64(header.count).littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: header)
+        for (_, t) in tensors {
+            #if _endian(little)
+            t.data.withUnsafeBytes { bytes.append(contentsOf: $0) }
+            #else
+            t.data.map { $0.bitPattern.littleEndian }.withUnsafeBytes { bytes.append(contentsOf: $0) }
+            #endif
+        }
+        return bytes
     }
 
     /// The JSON header, space-padded so that 8 + its length is a multiple of 8.

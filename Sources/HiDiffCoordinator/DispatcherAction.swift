@@ -1,0 +1,26 @@
+import HiDiffProtocol
+import HiDiffStore
+
+/// What the dispatcher asks its runtime to do: talk to a worker or write to the store.
+public enum DispatcherAction: Sendable {
+    case send(ConnectionID, Message)
+    case close(ConnectionID, reason: String)
+    /// Claim at most one job this worker can run, for this worker.
+    case claim(ConnectionID, worker: String, models: [String])
+    case registerWorker(WorkerInfo)
+    case workerStatus(name: String, state: String, job: Int64?, step: Int?, stepsPerSecond: Double?)
+    case workerOffline(name: String)
+    /// The worker finished `step` of the `total` it runs.
+    case progress(Lease, step: Int, total: Int)
+    case checkpoint(Lease, step: Int, state: [UInt8])
+    case complete(Lease, png: [UInt8], latents: WireTensor, metadataJSON: String)
+    case fail(Lease, error: String, retryable: Bool)
+    case cancelled(Lease)
+    /// Back to the queue without counting as a failure (worker lost, drained, or never assigned).
+    case release(Lease, reason: String)
+    case renew([Lease])
+    /// Ask the store which of these leases a user asked to cancel, and which workers an admin drains.
+    case pollCancels([Lease])
+    case pollDrains([String])
+    case log(String)
+}

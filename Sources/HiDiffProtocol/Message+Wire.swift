@@ -1,0 +1,237 @@
+import NIOCore
+
+/// Payload layouts, one per message type. The frame header is `FrameCodec`'s business; these functions only
+/// write and read the bytes after it. Decoding is canonical: a payload that decodes re-encodes to the same bytes.
+extension Message {
+    /// The size of nonces and proofs (SHA-256 output).
+    static let secretSize = 32
+    /// The smallest encoding of one `ModelInfo` (two empty strings and an Int64): bounds the model list count.
+    private static let minimumModelInfoSize = 4 + 4 + 8
+
+    func writePayload(into b: inout ByteBuffer) {
+        switch self {
+        case .hello(let version, let name, let nonce):
+            b.writeWireInteger(version)
+            b.writeWireString(name)
+            b.writeWireBytes(nonce)
+        case .challenge(let nonce, let proof):
+            b.writeWireBytes(nonce)
+            b.writeWireBytes(proof)
+        case .proof(let proof):
+            b.writeWireBytes(proof)
+        case .welcome(let coordinator, let heartbeatSeconds):
+            b.writeWireString(coordinator)
+            b.writeWireDouble(heartbeatSeconds)
+        case .register(let info):
+            b.writeWireString(info.name)
+            b.writeWireString(info.address)
+            b.writeWireInteger(info.cores)
+            b.writeWireInteger(info.memoryBytes)
+            b.writeWireString(info.version)
+            b.writeWireString(info.kernels)
+            b.writeWireInteger(UInt32(truncatingIfNeeded: info.models.count))
+            for model in info.models {
+                b.writeWireString(model.name)
+                b.writeWireString(model.family)
+                b.writeWireInteger(Int64(model.nativeSize))
+            }
+        case .heartbeat(let state):
+            b.writeWireOptional(state) { b, s in
+                b.writeWireOptional(s.busyJobID) { $0.writeWireInteger($1) }
+                b.writeWireOptional(s.attempt) { $0.writeWireInteger($1) }
+                b.writeWireOptional(s.step) { $0.writeWireInteger($1) }
+                b.writeWireOptional(s.stepsPerSecond) { $0.writeWireDouble($1) }
+                b.writeWireBool(s.draining)
+            }
+        case .assign(let a):
+            b.writeWireInteger(a.jobID)
+            b.writeWireInteger(a.attempt)
+            b.writeWireString(a.model)
+            b.writeWireString(a.requestJSON)
+            b.writeWireOptional(a.initImage) { $0.writeWireBytes($1) }
+            b.writeWireOptional(a.checkpoint) { $0.writeWireBytes($1) }
+            b.writeWireOptional(a.checkpointStep) { $0.writeWireInteger($1) }
+            b.writeWireInteger(a.checkpointEvery)
+        case .accepted(let jobID, let attempt), .cancel(let jobID, let attempt):
+            b.writeWireInteger(jobID)
+            b.writeWireInteger(attempt)
+        case .progress(let jobID, let attempt, let step, let steps):
+            b.writeWireInteger(jobID)
+            b.writeWireInteger(attempt)
+            b.writeWireInteger(step)
+            b.writeWireInteger(steps)
+        case .checkpoint(let jobID, let attempt, let step, let state):
+            b.writeWireInteger(jobID)
+            b.writeWireInteger(attempt)
+            b.writeWireInteger(step)
+            b.writeWireBytes(state)
+        case .result(let jobID, let attempt, let png, let latents, let metadataJSON):
+            b.writeWireInteger(jobID)
+            b.writeWireInteger(attempt)
+            b.writeWireBytes(png)
+            b.writeWireTensor(latents)
+            b.writeWireString(metadataJSON)
+        case .failed(let jobID, let attempt, let message, let retryable):
+            b.writeWireInteger(jobID)
+            b.writeWireInteger(attempt)
+            b.writeWireString(message)
+            b.writeWireBool(retryable)
+        case .drain:
+            break
+        case .goodbye(let reason):
+            b.writeWireString(reason)
+        }
+    }
+
+    /// Decodes one payload of `type`, which must consume `b` exactly.
+    static func readPayload(type: MessageType, from b: inout ByteBuffer) throws -> Message {
+        let message = try readFields(type: type, from: &b)
+        guard b.readableBytes == 0 else { throw ProtocolError.trailingBytes(type: type, count: b.readableBytes) }
+        return message
+    }
+
+    private static func readFields(type: MessageType, from b: inout ByteBuffer) throws -> Message {
+        switch type {
+        case .hello:
+            return .hello(version: try b.readWireInteger("hello.version"),
+                          name: try b.readWireString("hello.name"),
+                          nonce: try b.readWireBytes("hello.nonce", exactly: secretSize))
+        case .challenge:
+            return .challenge(nonce: try b.readWireBytes("challenge.nonce", exactly: secretSize),
+                              proof: try b.readWireBytes("challenge.proof", exactly: secretSize))
+        case .proof:
+            return .proof(proof: try b.readWireBytes("proof.proof", exactly: secretSize))
+        case .welcome:
+            return .welcome(coordinator: try b.readWireString("welcome.coordinator"),
+                            heartbeatSeconds: try b.readWireDouble("welcome.heartbeatSeconds"))
+        case .register:
+            return .register(try readWorkerInfo(from: &b))
+        case .heartbeat:
+            return .heartbeat(state: try b.readWireOptional("heartbeat.state") { b in
+                WorkerLinkState(busyJobID: try b.readWireOptional("heartbeat.busyJobID") {
+                                    try $0.readWireInteger("heartbeat.busyJobID") },
+                                attempt: try b.readWireOptional("heartbeat.attempt") {
+                                    try $0.readWireInteger("heartbeat.attempt") },
+                                step: try b.readWireOptional("heartbeat.step") {
+                                    try $0.readWireInteger("heartbeat.step") },
+                                stepsPerSecond: try b.readWireOptional("heartbeat.stepsPerSecond") {
+                                    try $0.readWireDouble("heartbeat.stepsPerSecond") },
+                                draining: try b.readWireBool("heartbeat.draining"))
+            })
+        case .assign:
+            return .assign(Assignment(
+                jobID: try b.readWireInteger("assign.jobID"),
+                attempt: try b.readWireInteger("assign.attempt"),
+                model: try b.readWireString("assign.model"),
+                requestJSON: try b.readWireString("assign.requestJSON"),
+                initImage: try b.readWireOptional("assign.initImage") { try $0.readWireBytes("assign.initImage") },
+                checkpoint: try b.readWireOptional("assign.checkpoint") { try $0.readWireBytes("assign.checkpoint") },
+                checkpointStep: try b.readWireOptional("assign.checkpointStep") {
+                    try $0.readWireInteger("assign.checkpointStep") },
+                checkpointEvery: try b.readWireInteger("assign.checkpointEvery")))
+        case .accepted:
+            return .accepted(jobID: try b.readWireInteger("accepted.jobID"),
+                             attempt: try b.readWireInteger("accepted.attempt"))
+        case .progress:
+            return .progress(jobID: try b.readWireInteger("progress.jobID"),
+                             attempt: try b.readWireInteger("progress.attempt"),
+                             step: try b.readWireInteger("progress.step"),
+                             steps: try b.readWireInteger("progress.steps"))
+        case .checkpoint:
+            return .checkpoint(jobID: try b.readWireInteger("checkpoint.jobID"),
+                               attempt: try b.readWireInteger("checkpoint.attempt"),
+                               step: try b.readWireInteger("checkpoint.step"),
+                               state: try b.readWireBytes("checkpoint.state"))
+        case .result:
+            return .result(jobID: try b.readWireInteger("result.jobID"),
+                           attempt: try b.readWireInteger("result.attempt"),
+                           png: try b.readWireBytes("result.png"),
+                           latents: try b.readWireTensor("result.latents"),
+                           metadataJSON: try b.readWireString("result.metadataJSON"))
+        case .failed:
+            return .failed(jobID: try b.readWireInteger("failed.jobID"),
+                           attempt: try b.readWireInteger("failed.attempt"),
+                           message: try b.readWireString("failed.message"),
+                           retryable: try b.readWireBool("failed.retryable"))
+        case .cancel:
+            return .cancel(jobID: try b.readWireInteger("cancel.jobID"),
+                           attempt: try b.readWireInteger("cancel.attempt"))
+        case .drain:
+            return .drain
+        case .goodbye:
+            return .goodbye(reason: try b.readWireString("goodbye.reason"))
+        }
+    }
+
+    private static func readWorkerInfo(from b: inout ByteBuffer) throws -> WorkerInfo {
+        let name = try b.readWireString("register.name")
+        let address = try b.readWireString("register.address")
+        let cores: Int32 = try b.readWireInteger("register.cores")
+        let memoryBytes: Int64 = try b.readWireInteger("register.memoryBytes")
+        let version = try b.readWireString("register.version")
+        let kernels = try b.readWireString("register.kernels")
+        let count = try b.readWireCount("register.models", minimumElementSize: minimumModelInfoSize,
+                                        limit: WorkerInfo.maxModels)
+        var models: [ModelInfo] = []
+        models.reserveCapacity(count)
+        for _ in 0..<count {
+            let modelName = try b.readWireString("register.models.name")
+            let family = try b.readWireString("register.models.family")
+            let size: Int64 = try b.readWireInteger("register.models.nativeSize")
+            guard let nativeSize = Int(exactly: size) else {
+                throw ProtocolError.invalidField(name: "register.models.nativeSize", reason: "out of range")
+            }
+            models.append(ModelInfo(name: modelName, family: family, nativeSize: nativeSize))
+        }
+        return .init(name: name, address: address, cores: cores, memoryBytes: memoryBytes, version: version,
+                     kernels: kernels, models: models)
+    }
+
+    /// Checks what `writePayload` cannot express or the peer would refuse (sizes of secrets, tensor shapes,
+    /// finite numbers, list limits). The payload size is checked by `FrameCodec.encodeChecked`.
+    func validate() throws {
+        switch self {
+        case .hello(_, _, let nonce):
+            try Self.check(nonce, "hello.nonce")
+        case .challenge(let nonce, let proof):
+            try Self.check(nonce, "challenge.nonce")
+            try Self.check(proof, "challenge.proof")
+        case .proof(let proof):
+            try Self.check(proof, "proof.proof")
+        case .welcome(_, let heartbeatSeconds):
+            guard heartbeatSeconds.isFinite else {
+                throw ProtocolError.invalidField(name: "welcome.heartbeatSeconds", reason: "not a finite number")
+            }
+        case .register(let info):
+            guard info.models.count <= WorkerInfo.maxModels else {
+                throw ProtocolError.invalidField(name: "register.models", reason: "count \(info.models.count) "
+                                                 + "exceeds the limit of \(WorkerInfo.maxModels)")
+            }
+            for m in info.models where Int64(exactly: m.nativeSize) == nil {
+                throw ProtocolError.invalidField(name: "register.models.nativeSize", reason: "out of range")
+            }
+        case .heartbeat(let state):
+            if let s = state?.stepsPerSecond, !s.isFinite {
+                throw ProtocolError.invalidField(name: "heartbeat.stepsPerSecond", reason: "not a finite number")
+            }
+        case .result(_, _, _, let latents, _):
+            guard latents.shape.count <= WireTensor.maxRank else {
+                throw ProtocolError.invalidField(name: "result.latents.rank",
+                                                 reason: "rank \(latents.shape.count) exceeds \(WireTensor.maxRank)")
+            }
+            guard let count = WireTensor.elementCount(of: latents.shape), count == latents.data.count else {
+                throw ProtocolError.invalidField(name: "result.latents",
+                                                 reason: "shape \(latents.shape) does not match "
+                                                 + "\(latents.data.count) elements")
+            }
+        default:
+            break
+        }
+    }
+
+    private static func check(_ secret: [UInt8], _ field: String) throws {
+        guard secret.count == secretSize else {
+            throw ProtocolError.invalidField(name: field, reason: "must be \(secretSize) bytes, got \(secret.count)")
+        }
+    }
+}

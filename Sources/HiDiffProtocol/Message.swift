@@ -1,0 +1,56 @@
+/// One protocol message. W->C is worker to coordinator, C->W the reverse.
+///
+/// Encode and decode with `FrameCodec`; the handshake order is enforced by `CoordinatorLink` and `WorkerLink`.
+public enum Message: Sendable, Equatable {
+    /// W->C, first message: the worker's protocol version, name and a fresh 32-byte nonce.
+    case hello(version: UInt16, name: String, nonce: [UInt8])
+    /// C->W: the coordinator's 32-byte nonce and its 32-byte proof over both nonces (see `TokenAuth.proof`).
+    case challenge(nonce: [UInt8], proof: [UInt8])
+    /// W->C: the worker's 32-byte proof over both nonces.
+    case proof(proof: [UInt8])
+    /// C->W: authentication done; the coordinator's name and the heartbeat interval both sides use.
+    case welcome(coordinator: String, heartbeatSeconds: Double)
+    /// W->C: the worker's description, sent once after welcome.
+    case register(WorkerInfo)
+    /// Both ways; the worker fills `state`, the coordinator sends nil.
+    case heartbeat(state: WorkerLinkState?)
+    /// C->W: run (or resume) a job.
+    case assign(Assignment)
+    /// W->C: the worker took the assignment.
+    case accepted(jobID: Int64, attempt: Int32)
+    /// W->C: a denoising step finished.
+    case progress(jobID: Int64, attempt: Int32, step: Int32, steps: Int32)
+    /// W->C: resumable state after `step`.
+    case checkpoint(jobID: Int64, attempt: Int32, step: Int32, state: [UInt8])
+    /// W->C: the finished image, its final latents and the generation metadata.
+    case result(jobID: Int64, attempt: Int32, png: [UInt8], latents: WireTensor, metadataJSON: String)
+    /// W->C: the job failed; `retryable` says whether another attempt may succeed.
+    case failed(jobID: Int64, attempt: Int32, message: String, retryable: Bool)
+    /// C->W: stop that attempt.
+    case cancel(jobID: Int64, attempt: Int32)
+    /// C->W: finish or checkpoint the current step and leave.
+    case drain
+    /// Both ways, just before a close.
+    case goodbye(reason: String)
+
+    /// The frame type this message travels as.
+    public var type: MessageType {
+        switch self {
+        case .hello: return .hello
+        case .challenge: return .challenge
+        case .proof: return .proof
+        case .welcome: return .welcome
+        case .register: return .register
+        case .heartbeat: return .heartbeat
+        case .assign: return .assign
+        case .accepted: return .accepted
+        case .progress: return .progress
+        case .checkpoint: return .checkpoint
+        case .result: return .result
+        case .failed: return .failed
+        case .cancel: return .cancel
+        case .drain: return .drain
+        case .goodbye: return .goodbye
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import HiDiffCore
+import HiDiffImage
+import HiDiffPipeline
+import HiDiffProtocol
+import Synchronization
+
+/// Runs one assignment on a thread of its own (never on an event loop or the cooperative pool) and reports
+/// every step, checkpoint and the result through `emit`, each message naming (job, attempt).
+public final class JobRunner: Sendable {
+    public enum StopReason: String, Sendable {
+        case cancelled = "cancelled by a user"
+        case shuttingDown = "the worker is shutting down"
+        case linkLost = "the link to the coordinator was lost"
+    }
+
+    public let assignment: Assignment
+    private let stopReason = Mutex<StopReason?>(nil)
+    private let done = Mutex(false)
+
+    public init(assignment: Assignment) {
+        self.assignment = assignment
+    }
+
+    /// Stops at the next step boundary (after a checkpoint, for a shutdown).
+    public func stop(_ reason: StopReason) {
+        stopReason.withLock { if $0 == nil { $0 = reason } }
+    }
+
+    public var isFinished: Bool { done.withLock { $0 } }
+
+    /// Starts the job; `emit` is called from the compute thread, `finished` once at the very end.
+    public func start(models: ModelCache, emit: @escaping @Sendable (Message) -> Void,
+                      finished: @escaping @Sendable () -> Void) {
+        let thread = Thread { [self] in
+            if let message = run(models: models, emit: emit) { emit(message) }
+            done.withLock { $0 = true }
+            finished()
+        }
+        thread.name = "hidiff-job-\(assignment.jobID)"
+        thread.stackSize = 16 << 20
+        thread.start()
+    }
+
+    /// Runs the job on the calling thread; returns its final message: the result, why it failed, or nil when
+    /// it was stopped for a shutdown or a lost link (its checkpoint was sent; the coordinator puts the job
+    /// back in the queue when the link closes, which is not a failed attempt).
+    public func run(models: ModelCache, emit: @escaping @Sendable (Message) -> Void) -> Message? {
+        let a = assignment
+        do {
+            let pipeline = try models.pipeline(named: a.model)
+            let request: GenerationRequest
+            do {
+                request = try JSONDecoder().decode(GenerationRequest.self, from: Data(a.requestJSON.utf8))
+            } catch {
+                throw WorkerError.invalidAssignment("the request is not a valid generation request: \(error)")
+            }
+            let initImage = try a.initImage.map { try PNGReader.read(bytes: $0) }
+            var control = DenoiseControl()
+            control.resumeFrom = try a.checkpoint.map { try DenoiseCheckpoint(serialized: $0) }
+            control.checkpointEvery = Int(a.checkpointEvery)
+            control.onCheckpoint = { checkpoint in
+                emit(.checkpoint(jobID: a.jobID, attempt: a.attempt, step: Int32(checkpoint.completedSteps),
+                                 state: checkpoint.serialized()))
+            }
+            control.shouldStop = { [self] in stopReason.withLock { $0 != nil } }
+            control.progress = { done, total in
+                emit(.progress(jobID: a.jobID, attempt: a.attempt, step: Int32(done), steps: Int32(total)))
+            }
+            let latents = try pipeline.denoise(request, initImage: initImage, control: control)
+            let image = try pipeline.decode(latents)
+            let metadata = GenerationMetadata(request: request, pipeline: pipeline, width: image.width, height: image.height)
+            let png = try PNGWriter.encode(image, textChunks: metadata.textChunks())
+            return .result(jobID: a.jobID, attempt: a.attempt, png: png, latents: WireTensor(latents),
+                           metadataJSON: try metadata.json())
+        } catch {
+            if let reason = stopReason.withLock({ $0 }) {
+                guard reason == .cancelled else { return nil }
+                return .failed(jobID: a.jobID, attempt: a.attempt, message: "stopped: \(reason.rawValue)", retryable: false)
+            }
+            return .failed(jobID: a.jobID, attempt: a.attempt, message: "\(error)", retryable: Self.isRetryable(error))
+        }
+    }
+
+    /// A request the engine refuses will be refused again; anything else (memory, IO) may pass elsewhere.
+    static func isRetryable(_ error: Error) -> Bool {
+        switch error {
+        case is PipelineError, WorkerError.invalidAssignment: false
+        default: true
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+
+/// How a worker runs: its name, the coordinators it may join, what it offers.
+public struct WorkerConfiguration: Sendable {
+    public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int) { self.host = host; self.port = port }
+        public var description: String { "\(host):\(port)" }
+
+        /// `HOST:PORT` (IPv6 as `[::1]:PORT`).
+        public init(parsing text: String) throws {
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+                  (1...65535).contains(port) else {
+                throw WorkerError.invalidAssignment("\(text) is not HOST:PORT (a port from 1 to 65535)")
+            }
+            var host = String(text[..<colon])
+            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            guard !host.isEmpty else { throw WorkerError.invalidAssignment("\(text) has no host") }
+            self.init(host: host, port: port)
+        }
+    }
+
+    public var name: String
+    public var coordinators: [Endpoint]
+    public var token: [UInt8]
+    /// Bytes of memory this worker may use for models (and, later, activations).
+    public var memoryBytes: Int64
+    /// The address peers would reach this worker at (advertised; used by sharded groups).
+    public var address: String
+    public var cores: Int = ProcessInfo.processInfo.activeProcessorCount
+    public var version: String = "hidiff 0.3.0"
+    public var kernels: String = "openblas"
+    /// Seconds to wait between reconnect attempts, doubled up to `maxBackoff`.
+    public var initialBackoff: Double = 0.25
+    public var maxBackoff: Double = 5
+
+    public init(name: String, coordinators: [Endpoint], token: [UInt8], memoryBytes: Int64, address: String) {
+        self.name = name
+        self.coordinators = coordinators
+        self.token = token
+        self.memoryBytes = memoryBytes
+        self.address = address
+    }
+}

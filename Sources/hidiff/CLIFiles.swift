@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+
+/// Reading and writing the files a person names on the command line.
+enum CLIFiles {
+    /// The contents of `path` if it is a regular file no larger than `limit`; a clear error otherwise (a FIFO
+    /// or device is refused before it is opened, so nothing blocks).
+    static func readRegularFile(_ path: String, what: String, limit: Int) throws -> Data? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw ValidationError("\(what) \(path): no such file") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw ValidationError("\(what) \(path) is not a regular file") }
+        guard Int(info.st_size) <= limit else { throw ValidationError("\(what) \(path) is larger than \(limit) bytes") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("\(what) \(path) cannot be read (permissions?)")
+        }
+        return data
+    }
+
+    /// Writes `bytes` to `path` through a temporary file renamed over it; refuses to replace anything that
+    /// is not a regular file, and a folder that does not exist is named.
+    static func write(_ bytes: [UInt8], to path: String, what: String) throws {
+        let url = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        let folder = url.deletingLastPathComponent().path
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("\(what): the folder \(folder) does not exist")
+        }
+        var info = stat()
+        if lstat(path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG {
+            throw ValidationError("\(what) \(path) exists and is not a regular file; choose another path")
+        }
+        let temporary = "\(path).tmp-\(ProcessInfo.processInfo.processIdentifier)"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)) else {
+            throw ValidationError("\(what): cannot write \(temporary) (permissions or disk space?)")
+        }
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw ValidationError("\(what): cannot move the file into place at \(path)")
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import HiDiffCore
+import HiDiffCoordinator
+import HiDiffProtocol
+import HiDiffWorker
+import Logging
+
+/// `hidiff coordinator`: claims jobs from PostgreSQL and leases them to workers over TCP.
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator", abstract: "Run a coordinator: the only server that talks to PostgreSQL.")
+
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Where workers connect: HOST:PORT (port 0: any free port, printed at start).")
+    var listen: String = "127.0.0.1:7420"
+    @Option(help: "A file holding the cluster token (at least 16 bytes; workers must hold the same).")
+    var tokenFile: String
+    @Option(help: "Steps between latent checkpoints.")
+    var checkpointEvery: Int = 5
+    @Option(help: "Seconds a job lease lasts without renewal before another coordinator may rescue the job.")
+    var leaseSeconds: Double = 30
+    @Option(help: "Seconds between heartbeats on worker links; a link silent for 3 of them is dead.")
+    var heartbeatSeconds: Double = 2
+    @Option(help: "This coordinator's name (default: host-pid).")
+    var name: String?
+
+    func validate() throws {
+        guard heartbeatSeconds >= 0.2 && heartbeatSeconds <= 60 else { throw ValidationError("--heartbeat-seconds must be from 0.2 to 60") }
+        guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1") }
+        guard leaseSeconds >= 3 && leaseSeconds <= 3600 else { throw ValidationError("--lease-seconds must be from 3 to 3600") }
+    }
+
+    func run() async throws {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
+              (0...65535).contains(port), colon != listen.startIndex else {
+            throw ValidationError("--listen must be HOST:PORT with a port from 0 to 65535 (got \(listen))")
+        }
+        let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        var config = CoordinatorConfiguration(name: name, host: host, port: port,
+                                              token: try TokenAuth.loadToken(path: tokenFile))
+        config.checkpointEvery = checkpointEvery
+        config.leaseSeconds = leaseSeconds
+        config.heartbeatSeconds = heartbeatSeconds
+        LogSetup.bootstrap()
+        let logger = Logger(label: "hidiff.coordinator")
+        let coordinator = Coordinator(configuration: config, databaseURL: try database.url(), logger: logger)
+        try await ShutdownSignal.run(logger: logger, drains: false) {
+            try await coordinator.run()
+        }
+    }
+}
+
+/// `hidiff worker`: joins a coordinator and renders what it is given.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker", abstract: "Run a worker: renders jobs a coordinator assigns; SIGTERM drains it.")
+
+    @Option(help: "Coordinators to join, HOST:PORT[,HOST:PORT...]; the worker moves to the next when a link drops.")
+    var coordinator: String
+    @Option(help: "A file holding the cluster token.")
+    var tokenFile: String
+    @Option(help: "A folder of models (each subfolder by its name); repeatable. The bundled demo model is always offered as `shapes`.")
+    var models: [String] = []
+    @Option(help: "This worker's name (default: host-pid).")
+    var name: String?
+    @Option(help: "Bytes of memory for models (default: this machine's memory).")
+    var memory: Int64?
+    @Option(help: "The address other workers reach this one at (default: the host name).")
+    var address: String?
+
+    func run() async throws {
+        let endpoints = try coordinator.split(separator: ",").map {
+            try WorkerConfiguration.Endpoint(parsing: String($0).trimmingCharacters(in: .whitespaces))
+        }
+        guard !endpoints.isEmpty else { throw ValidationError("--coordinator needs at least one HOST:PORT") }
+        let memoryBytes = memory ?? Int64(ProcessInfo.processInfo.physicalMemory)
+        guard memoryBytes > 0 else { throw ValidationError("--memory must be positive") }
+        let host = ProcessInfo.processInfo.hostName
+        var config = WorkerConfiguration(
+            name: name ?? "\(host)-\(ProcessInfo.processInfo.processIdentifier)", coordinators: endpoints,
+            token: try TokenAuth.loadToken(path: tokenFile), memoryBytes: memoryBytes, address: address ?? host)
+        config.kernels = "OpenBLAS \(OpenBLASCoreType.corename)" + (OpenBLASCoreType.appliedCorrection.map { " (corrected from \($0.from))" } ?? "")
+        LogSetup.bootstrap()
+        let logger = Logger(label: "hidiff.worker")
+        let catalog = try ModelCatalog(directories: models)
+        logger.info("worker \(config.name) offers models \(catalog.infos.map(\.name).joined(separator: ", "))")
+        let worker = Worker(configuration: config, models: ModelCache(catalog: catalog, memoryLimit: memoryBytes), logger: logger)
+        try await ShutdownSignal.run(logger: logger, drains: true) {
+            try await worker.run()
+        } onSignal: {
+            worker.shutDown()
+        }
+    }
+}

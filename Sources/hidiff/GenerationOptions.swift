@@ -1,0 +1,68 @@
+import ArgumentParser
+import HiDiffPipeline
+import HiDiffSchedulers
+
+extension SchedulerKind: ExpressibleByArgument {}
+
+/// The flags that describe one image: shared by `generate` (this machine) and `submit` (the cluster).
+struct GenerationOptions: ParsableArguments {
+    @Option(name: [.short, .long], help: "What to draw.")
+    var prompt: String?
+    @Option(name: [.short, .long], help: "What to steer away from.")
+    var negativePrompt: String = ""
+    @Option(name: .customLong("prompt-2"), help: "SDXL: the prompt for the second text encoder (default: --prompt).")
+    var prompt2: String?
+    @Option(name: .customLong("negative-prompt-2"), help: "SDXL: the negative prompt for the second text encoder (default: --negative-prompt).")
+    var negativePrompt2: String?
+    @Option(name: [.customShort("W"), .long], help: "Width in pixels (default: the model's native size).")
+    var width: Int?
+    @Option(name: [.customShort("H"), .long], help: "Height in pixels (default: the model's native size).")
+    var height: Int?
+    @Option(help: "Denoising steps.")
+    var steps: Int = 50
+    @Option(help: "Classifier-free guidance scale (<= 1 disables the unconditional pass).")
+    var cfgScale: Double = 7.5
+    @Option(name: [.short, .long], help: "Noise seed (torch.Generator(\"cpu\").manual_seed compatible). Default: random.")
+    var seed: UInt64?
+    @Option(help: "Scheduler: pndm, ddim, euler, euler-a, dpm++2m (default: the model's own).")
+    var scheduler: SchedulerKind?
+    @Flag(help: "Karras sigmas (euler, dpm++2m).")
+    var karras = false
+    @Option(help: "img2img: the start image (PNG).")
+    var initImage: String?
+    @Option(help: "img2img: the fraction of the schedule to run over the init image, in (0, 1].")
+    var strength: Double = 0.8
+    @OptionGroup(title: "HiDiffusion")
+    var hidiffusionOptions: HiDiffusionOptions
+
+    func validate() throws {
+        guard steps >= 1 && steps <= 1000 else { throw ValidationError("--steps must be from 1 to 1000 (got \(steps))") }
+        guard cfgScale.isFinite, Float(cfgScale).isFinite, abs(cfgScale) <= 1000 else {
+            throw ValidationError("--cfg-scale must be a finite number from -1000 to 1000 (got \(cfgScale))")
+        }
+        guard strength > 0 && strength <= 1 else {
+            throw ValidationError("--strength must be in (0, 1] (got \(strength))")
+        }
+        if initImage == nil && strength != 0.8 {
+            throw ValidationError("--strength only applies with --init-image")
+        }
+        for (name, side) in [("--width", width), ("--height", height)] {
+            if let side, side <= 0 || side % 8 != 0 || side > 16384 {
+                throw ValidationError("\(name) must be a positive multiple of 8 up to 16384 (got \(side))")
+            }
+        }
+    }
+
+    /// The request for `prompt` with `seed`.
+    func request(prompt: String, seed: UInt64) -> GenerationRequest {
+        var request = GenerationRequest(
+            prompt: prompt, negativePrompt: negativePrompt, width: width, height: height, steps: steps,
+            guidanceScale: cfgScale, seed: seed, scheduler: scheduler, karras: karras, initImage: initImage,
+            strength: strength, prompt2: prompt2, negativePrompt2: negativePrompt2)
+        hidiffusionOptions.apply(to: &request)
+        return request
+    }
+
+    /// A seed like `generate` draws when none is given.
+    static func randomSeed() -> UInt64 { UInt64.random(in: 0..<(1 << 32)) }
+}

@@ -1,0 +1,83 @@
+import HiDiffCore
+import XCTest
+
+/// The core type decision: which `OPENBLAS_CORETYPE` fits a CPU whose kernels OpenBLAS chose too old.
+final class OpenBLASCoreTypeTests: XCTestCase {
+    let dynamic = "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Prescott MAX_THREADS=64"
+    let avx2: Set<String> = ["sse4_2", "avx", "avx2", "fma"]
+    let avx512: Set<String> = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"]
+
+    /// This machine's case: an Emerald Rapids Xeon (AVX-512 BF16, AMX) that 0.3.21 takes for a Prescott.
+    func testEmeraldRapidsOnPrescottGetsCooperlake() {
+        let flags = avx512.union(["avx512_bf16", "amx_bf16", "amx_tile", "avx512_fp16"])
+        XCTAssertEqual(OpenBLASCoreType.recommended(vendor: "GenuineIntel", flags: flags, corename: "Prescott",
+                                                    config: dynamic), "Cooperlake")
+        for old in ["Core2", "Nehalem", "Sandybridge", "Haswell", "prescott"] {
+            XCTAssertEqual(OpenBLASCoreType.recommended(vendor: "GenuineIntel", flags: flags, corename: old,
+                                                        config: dynamic), "Cooperlake", old)
+        }
+    }
+
+    func testRecommendationFollowsTheCPUFeatures() {
+        func rec(_ vendor: String, _ flags: Set<String>, _ core: String = "Prescott") -> String? {
+            OpenBLASCoreType.recommended(vendor: vendor, flags: flags, corename: core, config: dynamic)
+        }
+        XCTAssertEqual(rec("GenuineIntel", avx512), "SkylakeX")
+        XCTAssertEqual(rec("GenuineIntel", avx2), "Haswell")
+        XCTAssertEqual(rec("GenuineIntel", ["avx", "sse4_2"]), "Sandybridge")
+        XCTAssertNil(rec("GenuineIntel", ["sse4_2"]), "nothing newer than SSE kernels to offer")
+        XCTAssertEqual(rec("AuthenticAMD", avx2, "Barcelona"), "Zen")
+        XCTAssertEqual(rec("HygonGenuine", avx2), "Zen")
+        XCTAssertEqual(rec("AuthenticAMD", avx512.union(["avx512_bf16"]), "Barcelona"), "SkylakeX", "Zen 4")
+        // AVX-512 needs all five base subsets; AVX2 needs FMA.
+        XCTAssertEqual(rec("GenuineIntel", avx2.union(["avx512f"])), "Haswell")
+        XCTAssertEqual(rec("GenuineIntel", ["avx", "avx2"]), "Sandybridge")
+    }
+
+    func testNoCorrectionWhenTheKernelsAlreadyFit() {
+        let bf16 = avx512.union(["avx512_bf16"])
+        for (core, flags) in [("SkylakeX", avx512), ("Cooperlake", bf16), ("Haswell", avx2), ("Zen", avx2),
+                              ("SkylakeX", avx2)] {
+            XCTAssertNil(OpenBLASCoreType.recommended(vendor: "GenuineIntel", flags: flags, corename: core,
+                                                      config: dynamic), "\(core) on \(flags.sorted())")
+        }
+        XCTAssertEqual(OpenBLASCoreType.recommended(vendor: "GenuineIntel", flags: bf16, corename: "SkylakeX",
+                                                    config: dynamic), "Cooperlake")
+    }
+
+    func testNoCorrectionForFixedBuildsOrUnknownCores() {
+        let fixed = "OpenBLAS 0.3.21 NO_LAPACKE NO_AFFINITY Prescott MAX_THREADS=64"
+        XCTAssertNil(OpenBLASCoreType.recommended(vendor: "GenuineIntel", flags: avx512, corename: "Prescott", config: fixed),
+                     "a fixed-target build ignores OPENBLAS_CORETYPE")
+        for core in ["neoversen1", "armv8", "POWER9", "Unknown", ""] {
+            XCTAssertNil(OpenBLASCoreType.recommended(vendor: "GenuineIntel", flags: avx512, corename: core, config: dynamic), core)
+        }
+    }
+
+    func testParsesCPUInfo() {
+        let text = """
+        processor\t: 0
+        vendor_id\t: GenuineIntel
+        cpu family\t: 6
+        model\t\t: 207
+        flags\t\t: fpu sse sse2 avx avx2 fma avx512f avx512_bf16
+        bugs\t\t: spectre_v1
+
+        processor\t: 1
+        vendor_id\t: GenuineIntel
+        flags\t\t: fpu sse
+        """
+        let info = OpenBLASCoreType.parseCPUInfo(text)
+        XCTAssertEqual(info.vendor, "GenuineIntel")
+        XCTAssertEqual(info.flags, ["fpu", "sse", "sse2", "avx", "avx2", "fma", "avx512f", "avx512_bf16"])
+        XCTAssertEqual(OpenBLASCoreType.parseCPUInfo("").flags, [])
+    }
+
+    func testNothingToDoWhenTheUserChoseOrTheMarkerIsSet() {
+        XCTAssertNil(OpenBLASCoreType.neededCorrection(environment: ["OPENBLAS_CORETYPE": "Haswell"]))
+        XCTAssertNil(OpenBLASCoreType.neededCorrection(environment: [OpenBLASCoreType.markerVariable: "off"]))
+        XCTAssertEqual(OpenBLASCoreType.Correction(from: "Prescott", to: "SkylakeX").description, "Prescott>SkylakeX")
+        XCTAssertFalse(OpenBLASCoreType.config.isEmpty)
+        XCTAssertFalse(OpenBLASCoreType.corename.isEmpty)
+    }
+}
