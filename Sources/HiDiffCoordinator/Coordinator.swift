@@ -73,6 +73,11 @@ public final class Coordinator: Sendable {
                 await perform(action, store: store)
             }
         }
+        // Stopping (SIGTERM): give the jobs back now instead of letting their leases run out; the workers
+        // lose their link and stop, and whoever claims a job next resumes it from its checkpoint.
+        for lease in dispatcher.leases {
+            await perform(.release(lease, reason: "coordinator \(configuration.name) stopped"), store: store)
+        }
     }
 
     private func perform(_ action: DispatcherAction, store: StoreExecutor) async {

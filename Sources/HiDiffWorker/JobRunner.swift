@@ -29,13 +29,15 @@ public final class JobRunner: Sendable {
 
     public var isFinished: Bool { done.withLock { $0 } }
 
-    /// Starts the job; `emit` is called from the compute thread, `finished` once at the very end.
+    /// Starts the job on its own thread. `emit` carries its progress and checkpoints; `finished` is called
+    /// once, last, with its final message (nil when stopped for a shutdown or a lost link), so the caller can
+    /// mark itself free before that message leaves: a coordinator answers a result with the next assignment.
     public func start(models: ModelCache, emit: @escaping @Sendable (Message) -> Void,
-                      finished: @escaping @Sendable () -> Void) {
+                      finished: @escaping @Sendable (Message?) -> Void) {
         let thread = Thread { [self] in
-            if let message = run(models: models, emit: emit) { emit(message) }
+            let message = run(models: models, emit: emit)
             done.withLock { $0 = true }
-            finished()
+            finished(message)
         }
         thread.name = "hidiff-job-\(assignment.jobID)"
         thread.stackSize = 16 << 20

@@ -155,10 +155,14 @@ public final class Worker: Sendable {
                                                   "model": "\(assignment.model)", "resume_step": "\(assignment.checkpointStep.map { "\($0)" } ?? "-")"])
             runner.start(models: models, emit: { [self] message in
                 _ = sink.withLock { $0?.yield(.send(message)) }
-            }, finished: { [self] in
+            }, finished: { [self] final in
+                // Free before the final message leaves: the coordinator answers a result with a new assignment.
                 current.withLock { $0 = nil }
-                // Wake the link loop so a draining worker notices it is idle.
-                _ = sink.withLock { $0?.yield(.tick) }
+                sink.withLock { sink in
+                    if let final { sink?.yield(.send(final)) }
+                    // Wake the link loop so a draining worker notices it is idle (after its result is out).
+                    sink?.yield(.tick)
+                }
             })
             return [.accepted(jobID: assignment.jobID, attempt: assignment.attempt)]
         case let .cancel(jobID, attempt):

@@ -10,9 +10,19 @@ struct MigrateCommand: ParsableCommand {
     @OptionGroup var database: DatabaseOptions
     @Flag(help: "List the migrations and when each was applied; change nothing.")
     var status = false
+    @Flag(help: "JSON output: an array of {version, name, applied_at}.")
+    var json = false
 
     func run() throws {
         let migrator = Migrator(connection: try database.connect())
+        if status && json {
+            let rows = try migrator.status().map { m, applied -> [String: Any] in
+                ["version": m.version, "name": m.name,
+                 "applied_at": applied.map { ISO8601DateFormatter().string(from: $0) } ?? NSNull()]
+            }
+            print(try TextTable.json(rows))
+            return
+        }
         if status {
             for (migration, applied) in try migrator.status() {
                 let when = applied.map { ISO8601DateFormatter().string(from: $0) } ?? "pending"

@@ -57,6 +57,8 @@ struct WaitCommand: ParsableCommand {
     @OptionGroup var selection: JobSelection
     @Option(help: "Give up after this many seconds (exit 2).")
     var timeout: Double?
+    @Flag(help: "Print the jobs' final status as a JSON array (as `status --json`).")
+    var json = false
 
     func validate() throws {
         if selection.isEmpty { throw ValidationError("name the jobs to wait for (ids or --batch)") }
@@ -71,6 +73,7 @@ struct WaitCommand: ParsableCommand {
         while true {
             let records = try selection.records(in: store)
             if records.allSatisfy(\.isFinished) {
+                if json { print(try TextTable.json(records.map(\.statusJSON))) }
                 let bad = records.filter { $0.state != .succeeded }
                 for r in bad { FileHandle.standardError.write(Data("job \(r.id) \(r.state.rawValue)\(r.error.map { ": \($0)" } ?? "")\n".utf8)) }
                 if !bad.isEmpty { throw ExitCode(1) }
@@ -91,6 +94,8 @@ struct CancelCommand: ParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var selection: JobSelection
+    @Flag(help: "Print a JSON array of {id, cancelled, state}.")
+    var json = false
 
     func validate() throws {
         if selection.isEmpty { throw ValidationError("name the jobs to cancel (ids or --batch)") }
@@ -100,8 +105,15 @@ struct CancelCommand: ParsableCommand {
         let store = try database.store()
         let records = try selection.records(in: store)
         let affected = try store.cancel(jobIDs: records.map(\.id))
-        let skipped = records.filter { !affected.contains($0.id) }
-        for id in affected { print("cancelled \(id)") }
-        for r in skipped { print("job \(r.id) already \(r.state.rawValue)") }
+        if json {
+            print(try TextTable.json(records.map { r -> [String: Any] in
+                ["id": r.id, "cancelled": affected.contains(r.id), "state": r.state.rawValue]
+            }))
+            return
+        }
+        for r in records {
+            print(affected.contains(r.id) ? "cancelled \(r.id)\(r.state == .running ? " (stops at its next step)" : "")"
+                                          : "job \(r.id) already \(r.state.rawValue)")
+        }
     }
 }

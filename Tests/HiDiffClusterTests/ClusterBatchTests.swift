@@ -1,5 +1,6 @@
 import Foundation
 import HiDiffStore
+import HiDiffTestSupport
 import XCTest
 
 /// Many jobs through two coordinators and three workers: each runs exactly once and equals `hidiff generate`.
@@ -22,13 +23,13 @@ final class ClusterBatchTests: XCTestCase {
         // times (2 captions x 25 seeds), so 50 runs of `hidiff generate` give every job's reference image.
         let captions = (0..<8).map { ["a red circle", "a blue square"][$0 % 2] }
         let cluster = self.cluster!
-        let results = Locked([Int: (status: Int32, out: String)]())
+        let results = LockedBox([Int: (status: Int32, out: String)]())
         DispatchQueue.concurrentPerform(iterations: captions.count) { i in
             let r = try? cluster.cli(["submit", "-p", captions[i], "--seeds", "0-24", "-W", "64", "-H", "64",
                                       "--steps", "2", "--scheduler", "ddim", "--cfg-scale", "6", "--batch", "load", "--json"])
-            results.withLock { $0[i] = (r?.status ?? -1, r?.out ?? "") }
+            results.withValue { $0[i] = (r?.status ?? -1, r?.out ?? "") }
         }
-        let submitted = results.withLock { $0 }
+        let submitted = results.current
         let statuses = (0..<captions.count).map { submitted[$0]?.status ?? -1 }
         let outputs = (0..<captions.count).map { submitted[$0]?.out ?? "" }
         XCTAssertEqual(statuses, [Int32](repeating: 0, count: captions.count))
@@ -48,7 +49,10 @@ final class ClusterBatchTests: XCTestCase {
         for record in records {
             // Exactly once: one claim, one success, and one attempt.
             let events = try store.events(jobID: record.id)
-            if events.filter({ $0.kind == "claimed" }).count != 1 || record.attempt != 1 { claimedTwice.append(record.id) }
+            if events.filter({ $0.kind == "claimed" }).count != 1 || record.attempt != 1 {
+                claimedTwice.append(record.id)
+                print("job \(record.id) attempt \(record.attempt): \(events.map { "\($0.kind) \($0.worker ?? "-") \($0.detail)" })")
+            }
             XCTAssertEqual(events.filter { $0.kind == "succeeded" }.count, 1, "job \(record.id) succeeded once")
             let result = try XCTUnwrap(try store.result(jobID: record.id))
             XCTAssertEqual(try references.maxDifference(result, requestJSON: record.requestJSON), 0,

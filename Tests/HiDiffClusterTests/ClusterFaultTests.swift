@@ -92,4 +92,23 @@ final class ClusterFaultTests: XCTestCase {
         try cluster.startWorker("worker-2", coordinators: [cluster.endpoint("coordinator-1")])
         try assertSameImageAsGenerate(id, minimumAttempt: 2)
     }
+
+    func testCoordinatorSIGTERMGivesItsJobsBackAtOnce() throws {
+        // Leases far longer than the test may wait: only a release, not a rescue, lets the job finish in time.
+        try cluster.startCoordinator("coordinator-1", lease: 600)
+        try cluster.startCoordinator("coordinator-2", lease: 600)
+        let order = [cluster.endpoint("coordinator-1"), cluster.endpoint("coordinator-2")]
+        try cluster.startWorker("worker-1", coordinators: order)
+        try cluster.waitForWorkers(1)
+        let id = try submitLongJob()
+        _ = try waitForStep(id, 6)
+        cluster.signal("coordinator-1", SIGTERM)
+        let record = try XCTUnwrap(cluster.waitForJobs([id], timeout: 120).first)
+        XCTAssertEqual(record.state, .succeeded, record.error ?? "")
+        let events = try cluster.store().events(jobID: id).map(\.kind)
+        XCTAssertTrue(events.contains("released"), "\(events)")
+        XCTAssertFalse(events.contains("rescued"), "\(events)")
+        let result = try XCTUnwrap(try cluster.store().result(jobID: id))
+        XCTAssertEqual(try ReferenceImages(cluster: cluster).maxDifference(result, requestJSON: record.requestJSON), 0)
+    }
 }

@@ -44,20 +44,6 @@ final class LocalCluster: @unchecked Sendable {
         JobStore(connection: try PostgresConnection(url: url, logger: Logger(label: "test"), reconnectTimeout: .seconds(30)))
     }
 
-    /// A free TCP port on loopback (bound and released).
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     /// Starts a process running `hidiff args`, logging to dir/logs/name.log.
     @discardableResult
     func launch(_ name: String, _ args: [String], prefix: [String] = []) throws -> Process {
@@ -86,9 +72,9 @@ final class LocalCluster: @unchecked Sendable {
 
     /// Starts a coordinator on a free loopback port (or `host`); returns its port.
     @discardableResult
-    func startCoordinator(_ name: String, host: String = "127.0.0.1", lease: Double = 6, heartbeat: Double = 0.5,
+    func startCoordinator(_ name: String, host: String = "127.0.0.1", lease: Double = 30, heartbeat: Double = 2,
                           checkpointEvery: Int = 2) throws -> Int {
-        let port = Self.freePort()
+        let port = LoopbackPort.unused()
         try launch(name, ["coordinator", "--listen", "\(host):\(port)", "--token-file", tokenFile, "--name", name,
                           "--lease-seconds", "\(lease)", "--heartbeat-seconds", "\(heartbeat)",
                           "--checkpoint-every", "\(checkpointEvery)"])
@@ -184,12 +170,4 @@ func waitUntil(_ what: String, timeout: Double, _ condition: () throws -> Bool) 
         usleep(50_000)
     }
     throw TestDatabaseError(message: "timed out after \(timeout) s waiting for \(what)")
-}
-
-/// A value shared between threads of a test, behind a lock.
-final class Locked<Value>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-    init(_ value: Value) { self.value = value }
-    func withLock<T>(_ body: (inout Value) -> T) -> T { lock.withLock { body(&value) } }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import HiDiffPostgres
+import HiDiffTestSupport
 import XCTest
 
 private struct Boom: Error {}

@@ -1,6 +1,7 @@
 import Foundation
 import HiDiffPostgres
 import HiDiffStore
+import HiDiffTestSupport
 import XCTest
 
 final class ClaimTests: StoreTestCase {

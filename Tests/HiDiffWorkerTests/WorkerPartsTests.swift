@@ -49,12 +49,12 @@ final class WorkerPartsTests: XCTestCase {
         let json = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
         let assignment = Assignment(jobID: 5, attempt: 2, model: "shapes", requestJSON: json, initImage: nil,
                                     checkpoint: nil, checkpointStep: nil, checkpointEvery: 2)
-        let messages = LockedMessages()
+        let messages = LockedBox<[Message]>([])
         let cache = ModelCache(catalog: try ModelCatalog(directories: []), memoryLimit: 1 << 34)
-        let final = JobRunner(assignment: assignment).run(models: cache) { messages.append($0) }
-        let progress = messages.all.compactMap { m -> Int32? in if case let .progress(5, 2, step, 4) = m { step } else { nil } }
+        let final = JobRunner(assignment: assignment).run(models: cache) { message in messages.withValue { $0.append(message) } }
+        let progress = messages.current.compactMap { m -> Int32? in if case let .progress(5, 2, step, 4) = m { step } else { nil } }
         XCTAssertEqual(progress, [0, 1, 2, 3, 4])
-        let checkpoints = messages.all.compactMap { m -> Int32? in if case let .checkpoint(5, 2, step, _) = m { step } else { nil } }
+        let checkpoints = messages.current.compactMap { m -> Int32? in if case let .checkpoint(5, 2, step, _) = m { step } else { nil } }
         XCTAssertEqual(checkpoints, [2, 4])
         guard case let .result(5, 2, png, latents, _)? = final else { return XCTFail("\(String(describing: final))") }
         let pipeline = try cache.pipeline(named: "shapes")
@@ -85,13 +85,13 @@ final class WorkerPartsTests: XCTestCase {
         let json = String(decoding: try JSONEncoder().encode(GenerationRequest(prompt: "a red circle", width: 64, height: 64, steps: 6)), as: UTF8.self)
         let runner = JobRunner(assignment: Assignment(jobID: 9, attempt: 1, model: "shapes", requestJSON: json, initImage: nil,
                                                       checkpoint: nil, checkpointStep: nil, checkpointEvery: 0))
-        let messages = LockedMessages()
+        let messages = LockedBox<[Message]>([])
         let final = runner.run(models: cache) { message in
-            messages.append(message)
+            messages.withValue { $0.append(message) }
             if case .progress(_, _, 2, _) = message { runner.stop(.shuttingDown) }
         }
         XCTAssertNil(final, "a shutdown is not a failure: the job goes back to the queue when the link closes")
-        XCTAssertTrue(messages.all.contains { if case .checkpoint(9, 1, 2, _) = $0 { true } else { false } },
+        XCTAssertTrue(messages.current.contains { if case .checkpoint(9, 1, 2, _) = $0 { true } else { false } },
                       "a stop for shutdown checkpoints the step it stopped at")
         let cancelled = JobRunner(assignment: runner.assignment)
         let answer = cancelled.run(models: cache) { message in
@@ -100,11 +100,4 @@ final class WorkerPartsTests: XCTestCase {
         guard case let .failed(9, 1, text, false)? = answer else { return XCTFail("\(String(describing: answer))") }
         XCTAssertTrue(text.contains("cancelled"), text)
     }
-}
-
-final class LockedMessages: @unchecked Sendable {
-    private var messages: [Message] = []
-    private let lock = NSLock()
-    func append(_ m: Message) { lock.withLock { messages.append(m) } }
-    var all: [Message] { lock.withLock { messages } }
 }
