@@ -98,6 +98,11 @@ extension StableDiffusionPipeline {
             }
             latents = scheduler.step(modelOutput: eps, timestepIndex: i, sample: latents, generator: &generator)
             let done = i - start + 1
+            // A NaN or infinity never heals: stop here rather than decode a black image.
+            guard latents.isFinite else {
+                throw PipelineError.nonFinite(what: "the latents", step: done,
+                                              hint: "lower --cfg-scale, try another scheduler or step count, or check the model's weights")
+            }
             control.progress?(done, total)
             if control.checkpointEvery > 0, done % control.checkpointEvery == 0 {
                 try control.onCheckpoint?(checkpoint(next: i + 1, latents: latents, scheduler: scheduler, generator: generator))

@@ -72,6 +72,10 @@ public struct StableDiffusionPipeline: Sendable {
     /// Decodes a final latent to an image (diffusers' `vae.decode(latents / scaling_factor)` + postprocess).
     public func decode(_ latents: Tensor) throws -> RGBImage {
         let image = try vae.decode(latents / vae.config.scalingFactor)
+        guard image.isFinite else {
+            throw PipelineError.nonFinite(what: "the decoded image", step: nil,
+                                          hint: "check the VAE's weights and scaling_factor")
+        }
         return RGBImage(tensor: image)
     }
 

@@ -16,19 +16,34 @@ enum CLIFiles {
         return data
     }
 
-    /// Writes `bytes` to `path` through a temporary file renamed over it; refuses to replace anything that
-    /// is not a regular file, and a folder that does not exist is named.
-    static func write(_ bytes: [UInt8], to path: String, what: String) throws {
+    /// Checks, before any work, that `path` can take an output: its folder exists, and anything already
+    /// there is a regular file (a device node, FIFO, folder or symlink is refused, never renamed over).
+    static func checkOutput(_ path: String, what: String) throws {
         let url = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
         let folder = url.deletingLastPathComponent().path
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ValidationError("\(what): the folder \(folder) does not exist")
+            throw ValidationError("\(what) \(path): the folder \(folder) does not exist; create it or choose another path")
         }
         var info = stat()
         if lstat(path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG {
-            throw ValidationError("\(what) \(path) exists and is not a regular file; choose another path")
+            throw ValidationError("\(what) \(path) exists and is not a regular file (a folder, device, FIFO or symlink); choose another path")
         }
+    }
+
+    /// Refuses two outputs, or an output and an input, that name the same file.
+    static func checkDistinct(_ paths: [(what: String, path: String?)]) throws {
+        var seen: [String: String] = [:]
+        for case let (what, path?) in paths {
+            let key = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+            if let other = seen[key] { throw ValidationError("\(other) and \(what) name the same file (\(path)); one would destroy the other") }
+            seen[key] = what
+        }
+    }
+
+    /// Writes `bytes` to `path` through a temporary file renamed over it (after `checkOutput`).
+    static func write(_ bytes: [UInt8], to path: String, what: String) throws {
+        try checkOutput(path, what: what)
         let temporary = "\(path).tmp-\(ProcessInfo.processInfo.processIdentifier)"
         guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)) else {
             throw ValidationError("\(what): cannot write \(temporary) (permissions or disk space?)")

@@ -30,6 +30,11 @@ struct GenerateCommand: ParsableCommand {
         if modelConfig != nil && model == nil {
             throw ValidationError("--model-config only applies with a single-file --model")
         }
+        // Outputs are checked before any work: a missing folder is not found out after the whole generation.
+        try CLIFiles.checkOutput(output, what: "-o")
+        if let saveLatents { try CLIFiles.checkOutput(saveLatents, what: "--save-latents") }
+        try CLIFiles.checkDistinct([("-o", output), ("--save-latents", saveLatents), ("--init-image", generation.initImage),
+                                    ("--request", request)])
     }
 
     func run() throws {
@@ -37,7 +42,12 @@ struct GenerateCommand: ParsableCommand {
         let request = try self.request.map(Self.loadRequest)
             ?? generation.request(prompt: generation.prompt ?? "", seed: generation.seed ?? GenerationOptions.randomSeed())
         let pipeline = try StableDiffusionPipeline(path: modelPath, configFolder: modelConfig)
-        let initRGB = try request.initImage.map { try PNGReader.read($0) }
+        let initRGB = try request.initImage.map { path -> RGBImage in
+            guard let data = try CLIFiles.readRegularFile(path, what: "--init-image", limit: 256 << 20) else {
+                throw ValidationError("--init-image \(path) is empty")
+            }
+            return try PNGReader.read(bytes: [UInt8](data), name: path)
+        }
         var bar: ProgressBar?
         let latents = try pipeline.denoise(request, initImage: initRGB) { done, total in
             if bar == nil { bar = ProgressBar(total: total, label: "denoise", enabled: !quiet) }

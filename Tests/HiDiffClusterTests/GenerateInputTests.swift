@@ -1,0 +1,61 @@
+import Foundation
+import XCTest
+
+/// `hidiff generate` refuses bad outputs and inputs before any work, with a message naming the problem, and
+/// writes nothing.
+final class GenerateInputTests: XCTestCase {
+    var dir = ""
+
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "hidiff-generate-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    func generate(_ args: [String]) throws -> (status: Int32, err: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try LocalCluster.hidiffBinary())
+        process.arguments = ["generate", "-p", "a red circle", "-W", "64", "-H", "64", "--steps", "2", "--quiet"] + args
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let data = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    func testBadPathsAreRefusedBeforeAnyWork() throws {
+        let fifo = dir + "/fifo"
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/link.png", withDestinationPath: "/dev/null")
+        let cases: [([String], String)] = [
+            (["-o", dir + "/missing/out.png"], "does not exist"),
+            (["-o", "/dev/null"], "not a regular file"),
+            (["-o", dir], "not a regular file"),
+            (["-o", dir + "/link.png"], "not a regular file"),
+            (["-o", dir + "/a.png", "--save-latents", dir + "/a.png"], "name the same file"),
+            (["-o", dir + "/a.png", "--init-image", fifo], "not a regular file"),
+            (["-o", dir + "/a.png", "--init-image", dir + "/a.png"], "name the same file"),
+            (["-o", dir + "/a.png", "--cfg-scale", "1e300"], "--cfg-scale"),
+            (["-o", dir + "/a.png", "-W", "4294967296"], "--width"),
+        ]
+        for (args, message) in cases {
+            let r = try generate(args)
+            XCTAssertNotEqual(r.status, 0, "\(args) was accepted")
+            XCTAssertTrue(r.err.contains(message), "\(args): \(r.err)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/a.png"), "nothing was written")
+        var info = stat()
+        XCTAssertEqual(stat("/dev/null", &info), 0)
+        XCTAssertEqual(info.st_mode & S_IFMT, S_IFCHR, "/dev/null is still a device")
+    }
+
+    func testAGoodRunStillWrites() throws {
+        let r = try generate(["-o", dir + "/ok.png", "--save-latents", dir + "/ok.safetensors"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/ok.png"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/ok.safetensors"))
+    }
+}
