@@ -7,7 +7,8 @@ public enum PNGReader {
     /// Alpha is dropped, not composited, like PIL's `convert("RGB")` (what diffusers' `load_image`
     /// does); 16-bit samples without gamma information are taken as sRGB and scaled to 8 bits.
     ///
-    /// - Throws: `PNGError.fileNotFound`, `.unreadable`, `.notPNG`, or `.corrupt` with libpng's message.
+    /// - Throws: `PNGError.fileNotFound`, `.unreadable`, `.notPNG`, `.tooLarge` (checked before decoding), or
+    ///   `.corrupt` with libpng's message.
     public static func read(_ path: String) throws -> RGBImage {
         try decode(try PNGFile.read(path), name: path)
     }
@@ -15,14 +16,22 @@ public enum PNGReader {
     /// Reads PNG bytes held in memory (e.g. an init image received over the network) as 8-bit RGB, exactly
     /// as `read(_:)` reads a file: the same as `decode(_:name:)`.
     ///
-    /// - Throws: `PNGError.notPNG` or `.corrupt` with libpng's message.
+    /// - Throws: `PNGError.notPNG`, `.tooLarge` (checked before decoding) or `.corrupt` with libpng's message.
     public static func read(bytes: [UInt8], name: String = "<memory>") throws -> RGBImage {
         try decode(bytes, name: name)
     }
 
-    /// Decodes PNG bytes; `name` is used in error messages.
+    /// Largest width or height `decode` accepts.
+    public static let maxSide = 16384
+    /// Largest width * height `decode` accepts.
+    public static let maxPixels = 16384 * 16384
+
+    /// Decodes PNG bytes; `name` is used in error messages. The IHDR dimensions are checked first:
+    /// an image over `maxSide` per side or `maxPixels` in all throws `PNGError.tooLarge` before anything
+    /// is allocated or inflated.
     public static func decode(_ bytes: [UInt8], name: String = "<memory>") throws -> RGBImage {
         guard PNGChunk.hasSignature(bytes) else { throw PNGError.notPNG(path: name) }
+        try checkDeclaredSize(bytes, name: name)
         return try bytes.withUnsafeBytes { (raw) throws(PNGError) -> RGBImage in
             var image = png_image()
             image.version = UInt32(PNG_IMAGE_VERSION)
@@ -77,6 +86,21 @@ public enum PNGReader {
     /// The value of the first text chunk named `key`, or nil.
     public static func text(_ key: String, in path: String) throws -> String? {
         try textChunks(path).first { $0.key == key }?.value
+    }
+}
+
+extension PNGReader {
+    /// Refuses an IHDR that declares more than `maxSide` per side or `maxPixels` in all. A file without a
+    /// readable IHDR first is left to libpng, which reports it as corrupt.
+    static func checkDeclaredSize(_ bytes: [UInt8], name: String) throws(PNGError) {
+        // Signature (8), length (4), "IHDR" (4), width (4), height (4).
+        guard bytes.count >= 24, bytes[12] == 0x49, bytes[13] == 0x48, bytes[14] == 0x44, bytes[15] == 0x52 else {
+            return
+        }
+        let width = Int(PNGChunk.readUInt32(bytes, 16)), height = Int(PNGChunk.readUInt32(bytes, 20))
+        if width > maxSide || height > maxSide || width * height > maxPixels {
+            throw .tooLarge(path: name, width: width, height: height, maxSide: maxSide, maxPixels: maxPixels)
+        }
     }
 }
 

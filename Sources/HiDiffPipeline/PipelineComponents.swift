@@ -38,7 +38,7 @@ struct PipelineComponents {
     static func folder(_ folder: DiffusersFolder, name: String) throws -> PipelineComponents {
         let unet = try UNet2DConditionModel(config: folder.config("unet", as: UNetConfig.self),
                                             weights: folder.weights("unet"))
-        let scheduler = try folder.config("scheduler", as: SchedulerConfig.self)
+        let scheduler = try folder.schedulerConfig()
         let family = ModelFamily.detect(unet: unet.config, name: name,
                                         trailingSpacing: scheduler.timestepSpacing == "trailing")
         let hasSecond = family != .sd
@@ -85,7 +85,7 @@ struct PipelineComponents {
             te2 = sdxl ? try folder.config("text_encoder_2", as: CLIPTextConfig.self) : nil
             tokenizer = try tokenizerIn(folder, "tokenizer", orBundledWithPad: checkpoint.layout == .sd2 ? "!" : "<|endoftext|>")
             tokenizer2 = sdxl ? try tokenizerIn(folder, "tokenizer_2", orBundledWithPad: "!") : nil
-            scheduler = try folder.config("scheduler", as: SchedulerConfig.self)
+            scheduler = try folder.schedulerConfig()
             forceZeros = try Self.forceZeros(folder)
         } else {
             let derived = try checkpoint.derivedConfigs()

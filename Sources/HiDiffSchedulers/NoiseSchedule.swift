@@ -11,10 +11,11 @@ struct NoiseSchedule: Sendable {
     ///   not, so the field is ignored there as `from_config` ignores unknown keys).
     init(config: SchedulerConfig, scheduler: String, rescaleSupported: Bool) throws {
         let n = config.numTrainTimesteps ?? 1000
-        guard n >= 2 else {
+        guard n >= 2, n <= SchedulerConfig.maxTrainTimesteps else {
             throw SchedulerError.invalid(scheduler: scheduler, field: "num_train_timesteps", value: "\(n)",
-                                         expected: "at least 2")
+                                         expected: "2...\(SchedulerConfig.maxTrainTimesteps)")
         }
+        try config.checkValues(file: "scheduler config")
         let betaStart = config.betaStart ?? 0.0001
         let betaEnd = config.betaEnd ?? 0.02
         var betas: [Float]

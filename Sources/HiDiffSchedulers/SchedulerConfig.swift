@@ -71,23 +71,27 @@ public struct SchedulerConfig: Decodable, Sendable, Equatable {
     public init() {}
 
     /// Decodes `data` (JSON; `Infinity`/`-Infinity`, which Python's json writes for
-    /// `lambda_min_clipped`, are accepted).
+    /// `lambda_min_clipped`, are accepted) and range-checks it (`checkValues(file:)`).
     public init(jsonData data: Data) throws {
         let decoder = JSONDecoder()
         decoder.allowsJSON5 = true
         self = try decoder.decode(SchedulerConfig.self, from: data)
+        try checkValues(file: "scheduler config")
     }
 
-    /// Reads a `scheduler_config.json` file.
+    /// Reads a `scheduler_config.json` file and range-checks it; errors name `path`.
     public init(contentsOf path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SchedulerError.unreadableConfig(path: path, reason: "file not found or unreadable")
         }
         do {
-            try self.init(jsonData: data)
+            let decoder = JSONDecoder()
+            decoder.allowsJSON5 = true
+            self = try decoder.decode(SchedulerConfig.self, from: data)
         } catch let error as DecodingError {
             throw SchedulerError.unreadableConfig(path: path, reason: "\(error)")
         }
+        try checkValues(file: path)
     }
 
     /// The scheduler kind `_class_name` names (the pipeline's default scheduler).

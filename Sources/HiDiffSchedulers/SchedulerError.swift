@@ -8,6 +8,9 @@ public enum SchedulerError: Error, CustomStringConvertible, Equatable {
     case invalid(scheduler: String, field: String, value: String, expected: String)
     /// The requested number of inference steps cannot be used with this configuration.
     case invalidSteps(scheduler: String, steps: Int, reason: String)
+    /// A field of the configuration file is out of the range any scheduler can be built with (`file` is the
+    /// config file, or "scheduler config" when it was not read from a file).
+    case outOfRange(file: String, field: String, value: String, expected: String)
     /// The configuration file could not be read or decoded.
     case unreadableConfig(path: String, reason: String)
     /// A saved `SchedulerState` cannot be restored into this scheduler (wrong entries, counts out of range,
@@ -26,6 +29,9 @@ public enum SchedulerError: Error, CustomStringConvertible, Equatable {
             return "\(scheduler): \(field) = \(value) is invalid; expected \(expected)"
         case let .invalidSteps(scheduler, steps, reason):
             return "\(scheduler): \(steps) inference steps: \(reason)"
+        case let .outOfRange(file, field, value, expected):
+            return "\(file): scheduler config field \(field) = \(value) is invalid; expected \(expected). "
+                + "Fix the value in the file (or restore the model's original scheduler_config.json)"
         case let .unreadableConfig(path, reason):
             return "scheduler config \(path): \(reason)"
         case let .invalidState(scheduler, reason):

@@ -59,6 +59,7 @@ public struct CLIPTextConfig: Sendable, Equatable, Decodable {
                 field: "hidden_size",
                 reason: "\(hiddenSize) is not divisible by num_attention_heads \(numAttentionHeads)")
         }
+        try checkValues(file: "text encoder config")
     }
 
     private enum CodingKeys: String, CodingKey {

@@ -153,7 +153,8 @@ public struct UNetConfig: Decodable, Sendable, Equatable {
         }
     }
 
-    /// Throws the first option this port cannot run as diffusers would.
+    /// Throws the first option this port cannot run as diffusers would, then range-checks the values
+    /// (`checkValues(file:)` with "unet config" as the file).
     public func validate() throws {
         if let first = rejectedOptions.first { throw first }
         if numAttentionHeads != nil {
@@ -194,6 +195,7 @@ public struct UNetConfig: Decodable, Sendable, Equatable {
             throw ModelConfigError.invalid(field: "conv_in_kernel/conv_out_kernel", reason: "is even (\(k))")
         }
         _ = try resolvedBlocks()
+        try checkValues(file: "unet config")
     }
 
     /// Per-block settings after diffusers' broadcasting rules (down-block order).

@@ -55,7 +55,8 @@ public struct VAEConfig: Decodable, Sendable, Equatable {
     /// Pixels per latent cell along each axis: 2^(number of blocks - 1).
     public var downsamplingFactor: Int { 1 << max(0, blockOutChannels.count - 1) }
 
-    /// Throws for values this port does not implement or that cannot form a model.
+    /// Throws for values this port does not implement or that cannot form a model (then range-checks the
+    /// values with `checkValues(file:)`).
     public func validate() throws {
         let n = blockOutChannels.count
         guard n > 0 else { throw ModelConfigError.invalid(field: "block_out_channels", reason: "is empty") }
@@ -75,5 +76,6 @@ public struct VAEConfig: Decodable, Sendable, Equatable {
                                            reason: "(\(normNumGroups)) does not divide \(ch) channels")
         }
         _ = try DiffusersActivation(configValue: actFn, field: "act_fn")
+        try checkValues(file: "vae config")
     }
 }

@@ -75,18 +75,22 @@ public struct DiffusersFolder: Sendable {
         return try config(component, file: file, as: type)
     }
 
-    /// Decodes the JSON file `<component>/<file>`; errors name the file and the field.
+    /// Decodes the JSON file `<component>/<file>`; errors name the file and the field. Model configs
+    /// (`ConfigValueChecking`) are range-checked too: `ModelConfigError.outOfRange` names the file.
     public func config<T: Decodable>(_ component: String, file: String, as type: T.Type) throws -> T {
         let full = componentPath(component) + "/" + file
         let data = try Self.read(full)
+        let value: T
         do {
             // JSON5 admits the -Infinity/NaN literals diffusers writes (e.g. lambda_min_clipped).
             let decoder = JSONDecoder()
             decoder.allowsJSON5 = true
-            return try decoder.decode(type, from: data)
+            value = try decoder.decode(type, from: data)
         } catch {
             throw WeightError.badConfig(file: full, reason: describeDecodingError(error))
         }
+        try (value as? any ConfigValueChecking)?.checkValues(file: full)
+        return value
     }
 
     /// Weight file names tried in order: with a `variant` only that variant's files, otherwise the plain
