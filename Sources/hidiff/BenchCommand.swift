@@ -93,7 +93,10 @@ struct UNetBenchInput: ParsableArguments {
         guard vaeFactor >= 1, width % vaeFactor == 0, height % vaeFactor == 0, width > 0, height > 0 else {
             throw ValidationError("width and height must be positive multiples of the vae factor \(vaeFactor)")
         }
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        guard (1...64).contains(batch) else { throw ValidationError("--batch must be from 1 to 64 (got \(batch))") }
+        guard width <= 16384 && height <= 16384 else {
+            throw ValidationError("--width and --height must be at most 16384 (got \(width)x\(height))")
+        }
     }
 
     /// SDXL's `text_time` conditions, as its pipeline builds them: a random pooled text embedding (its width is
@@ -112,10 +115,15 @@ struct UNetBenchInput: ParsableArguments {
 struct SGEMMBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sgemm", abstract: "Measure OpenBLAS SGEMM GFLOPS.")
 
-    @Option(help: "Matrix size n (n x n times n x n).")
+    @Option(help: "Matrix size n (n x n times n x n), 1 to 16384.")
     var size: Int = 2048
     @Option(help: "Timed runs.")
     var runs: Int = 5
+
+    func validate() throws {
+        guard (1...16384).contains(size) else { throw ValidationError("--size must be from 1 to 16384 (got \(size))") }
+        guard (1...1000).contains(runs) else { throw ValidationError("--runs must be from 1 to 1000 (got \(runs))") }
+    }
 
     func run() throws {
         let n = size

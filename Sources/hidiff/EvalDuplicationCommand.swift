@@ -54,9 +54,14 @@ struct EvalDuplicationCommand: ParsableCommand {
 
     func validate() throws {
         guard try !parsedSizes().isEmpty else { throw ValidationError("--sizes: no size given") }
-        guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1 (got \(seeds))") }
-        guard steps >= 1 else { throw ValidationError("--steps must be at least 1 (got \(steps))") }
-        guard cfgScale.isFinite else { throw ValidationError("--cfg-scale must be a finite number") }
+        guard (1...10_000).contains(seeds) else { throw ValidationError("--seeds must be from 1 to 10000 (got \(seeds))") }
+        guard (1...1000).contains(steps) else { throw ValidationError("--steps must be from 1 to 1000 (got \(steps))") }
+        guard cfgScale.isFinite, Float(cfgScale).isFinite, abs(cfgScale) <= 1000 else {
+            throw ValidationError("--cfg-scale must be a finite number from -1000 to 1000 (got \(cfgScale))")
+        }
+        for size in try parsedSizes() where size <= 0 || size % 8 != 0 || size > 4096 {
+            throw ValidationError("--sizes: \(size) must be a positive multiple of 8 up to 4096")
+        }
         if let prompt, ObjectCounter.promptColour(prompt) == nil {
             throw ValidationError("--prompt \"\(prompt)\" names none of red, green, blue, yellow")
         }

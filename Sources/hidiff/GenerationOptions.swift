@@ -14,13 +14,14 @@ struct GenerationOptions: ParsableArguments {
     var prompt2: String?
     @Option(name: .customLong("negative-prompt-2"), help: "SDXL: the negative prompt for the second text encoder (default: --negative-prompt).")
     var negativePrompt2: String?
-    @Option(name: [.customShort("W"), .long], help: "Width in pixels (default: the model's native size).")
+    // `.unconditional`: "-W -64" reaches validate() (a clear message) instead of "Missing value".
+    @Option(name: [.customShort("W"), .long], parsing: .unconditional, help: "Width in pixels (default: the model's native size).")
     var width: Int?
-    @Option(name: [.customShort("H"), .long], help: "Height in pixels (default: the model's native size).")
+    @Option(name: [.customShort("H"), .long], parsing: .unconditional, help: "Height in pixels (default: the model's native size).")
     var height: Int?
-    @Option(help: "Denoising steps.")
+    @Option(parsing: .unconditional, help: "Denoising steps.")
     var steps: Int = 50
-    @Option(help: "Classifier-free guidance scale (<= 1 disables the unconditional pass).")
+    @Option(parsing: .unconditional, help: "Classifier-free guidance scale (<= 1 disables the unconditional pass).")
     var cfgScale: Double = 7.5
     @Option(name: [.short, .long], help: "Noise seed (torch.Generator(\"cpu\").manual_seed compatible). Default: random.")
     var seed: UInt64?

@@ -25,7 +25,7 @@ final class ClusterCLITests: XCTestCase {
         try cluster.waitForWorkers(1)
         let cases: [([String], String)] = [
             (["-W", "100", "-H", "64"], "multiple of 8"),
-            (["-W", "-64"], "-W"),
+            (["-W", "-64"], "--width must be a positive multiple of 8"),
             (["--model", "nope"], "no registered worker offers model nope"),
             (["--seeds", "5-1"], "runs backwards"),
             (["--seeds", "1,x"], "is not a seed"),

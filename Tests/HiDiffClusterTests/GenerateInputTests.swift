@@ -14,9 +14,13 @@ final class GenerateInputTests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
     func generate(_ args: [String]) throws -> (status: Int32, err: String) {
+        try hidiff(["generate", "-p", "a red circle", "-W", "64", "-H", "64", "--steps", "2", "--quiet"] + args)
+    }
+
+    func hidiff(_ args: [String]) throws -> (status: Int32, err: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try LocalCluster.hidiffBinary())
-        process.arguments = ["generate", "-p", "a red circle", "-W", "64", "-H", "64", "--steps", "2", "--quiet"] + args
+        process.arguments = args
         let err = Pipe()
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice
@@ -40,6 +44,8 @@ final class GenerateInputTests: XCTestCase {
             (["-o", dir + "/a.png", "--init-image", dir + "/a.png"], "name the same file"),
             (["-o", dir + "/a.png", "--cfg-scale", "1e300"], "--cfg-scale"),
             (["-o", dir + "/a.png", "-W", "4294967296"], "--width"),
+            (["-o", dir + "/a.png", "-W", "-64"], "--width must be a positive multiple of 8 up to 16384 (got -64)"),
+            (["-o", dir + "/a.png", "--steps", "-1"], "--steps must be from 1 to 1000"),
         ]
         for (args, message) in cases {
             let r = try generate(args)
@@ -57,5 +63,20 @@ final class GenerateInputTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/ok.png"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/ok.safetensors"))
+    }
+
+    func testBenchAndEvalRefuseSizesThatWouldOverflowOrRunWithoutBound() throws {
+        let cases: [([String], String)] = [
+            (["bench", "sgemm", "--size", "2147483648"], "--size must be from 1 to 16384"),
+            (["bench", "unet", "--model", "models/shapes", "--batch", "100000000"], "--batch must be from 1 to 64"),
+            (["eval", "duplication", "--sizes", "64", "--seeds", "9223372036854775807"], "--seeds must be from 1 to 10000"),
+            (["eval", "duplication", "--sizes", "64", "--seeds", "1", "--cfg-scale", "1e300"], "--cfg-scale"),
+            (["eval", "duplication", "--sizes", "100000", "--seeds", "1"], "--sizes: 100000"),
+        ]
+        for (args, message) in cases {
+            let r = try hidiff(args)
+            XCTAssertNotEqual(r.status, 0, "\(args) was accepted")
+            XCTAssertTrue(r.err.contains(message), "\(args): \(r.err)")
+        }
     }
 }
