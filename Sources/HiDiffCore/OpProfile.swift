@@ -45,10 +45,10 @@ public enum OpProfile {
 /// Runs `body`, charging its time to `name` when profiling is on. Process CPU time includes other threads,
 /// so only kernels that run one at a time (the U-Net's) are charged correctly.
 @inline(__always)
-func profiled<R>(_ name: @autoclosure () -> String, _ body: () -> R) -> R {
-    guard OpProfile.enabled else { return body() }
+func profiled<R>(_ name: @autoclosure () -> String, _ body: () throws -> R) rethrows -> R {
+    guard OpProfile.enabled else { return try body() }
     let (w0, c0) = (ProcessStats.now(), ProcessStats.cpuSeconds())
-    let r = body()
+    let r = try body()
     OpProfile.add(name(), wall: ProcessStats.now() - w0, cpu: ProcessStats.cpuSeconds() - c0)
     return r
 }

@@ -25,16 +25,20 @@ extension Tensor {
     /// With several stripes, keys and values are gathered from every stripe (global self-attention);
     /// pass `SingleShard()` for cross-attention, whose keys are the text tokens every stripe holds.
     public static func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool = false,
-                                 collective: any Collective = SingleShard()) -> Tensor {
+                                 collective: any Collective) throws -> Tensor {
+        let key = collective.size > 1 ? try collective.allGather(key, axis: 1, kind: .attention) : key
+        let value = collective.size > 1 ? try collective.allGather(value, axis: 1, kind: .attention) : value
+        return attention(query: query, key: key, value: value, heads: heads, causal: causal)
+    }
+
+    /// Attention with every key and value at hand (one node, cross-attention, or keys already gathered).
+    public static func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool = false) -> Tensor {
         profiled(key.dim(1) < 128 ? "attention (short keys)" : "attention") {
-            tiledAttention(query: query, key: key, value: value, heads: heads, causal: causal, collective: collective)
+            tiledAttention(query: query, key: key, value: value, heads: heads, causal: causal)
         }
     }
 
-    static func tiledAttention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool,
-                               collective: any Collective) -> Tensor {
-        let key = collective.size > 1 ? collective.allGather(key, axis: 1) : key
-        let value = collective.size > 1 ? collective.allGather(value, axis: 1) : value
+    static func tiledAttention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool) -> Tensor {
         precondition(query.rank == 3 && key.rank == 3 && value.rank == 3, "attention wants [B, L, C] tensors")
         let (b, lq, c) = (query.dim(0), query.dim(1), query.dim(2))
         let lk = key.dim(1), cv = value.dim(2)

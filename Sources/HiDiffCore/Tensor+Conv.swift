@@ -1,30 +1,49 @@
 extension Tensor {
-    /// 2-D convolution (cross-correlation, groups = 1) of an NCHW tensor, torch `F.conv2d` semantics.
-    ///
-    /// `weight` is [O, I, kh, kw]; stride, padding and dilation apply to both axes. With several stripes
-    /// (`collective.size > 1`) this tensor is one horizontal stripe whose height is a multiple of `stride`;
-    /// the rows the stencil needs beyond the stripe come from the neighbours as halo rows, and the global
-    /// image border is zero padding, so the stripes of the result equal the whole-map convolution.
+    /// 2-D convolution (cross-correlation, groups = 1) of an NCHW tensor, torch `F.conv2d` semantics, on one
+    /// node holding the whole map. `weight` is [O, I, kh, kw]; stride, padding and dilation apply to both axes.
+    public func conv2d(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0, dilation: Int = 1) -> Tensor {
+        precondition(rank == 4 && weight.rank == 4 && weight.dim(1) == dim(1),
+                     "conv2d: input \(shape) vs weight \(weight.shape)")
+        return Tensor.conv2dCore(self, weight: weight, bias: bias, stride: stride, padTop: padding,
+                                 padBottom: padding, padLeft: padding, padRight: padding, dilation: dilation)
+    }
+
+    /// `conv2d` on this rank's horizontal stripe of the map: the rows the stencil needs beyond the stripe come
+    /// from the neighbours as halo rows and the global border is zero padding, so the stripes of the result
+    /// equal the whole-map convolution. With one shard it is the plain convolution.
     public func conv2d(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
-                       collective: any Collective = SingleShard()) -> Tensor {
+                       collective: any Collective) throws -> Tensor {
+        try conv2d(weight: weight, bias: bias, stride: stride, padTop: padding, padBottom: padding,
+                   padLeft: padding, padRight: padding, dilation: dilation, collective: collective)
+    }
+
+    /// The striped convolution with its own padding per side (the VAE encoder's downsampler pads only the
+    /// bottom and right). Every stripe but the last must hold a multiple of `stride` rows; the halo counts
+    /// follow from the op alone, so each rank knows what its neighbours need without asking.
+    public func conv2d(weight: Tensor, bias: Tensor?, stride s: Int, padTop: Int, padBottom: Int, padLeft: Int,
+                       padRight: Int, dilation d: Int, collective: any Collective) throws -> Tensor {
         precondition(rank == 4 && weight.rank == 4 && weight.dim(1) == dim(1),
                      "conv2d: input \(shape) vs weight \(weight.shape)")
         if collective.size == 1 {
-            return Tensor.conv2dCore(self, weight: weight, bias: bias, stride: stride,
-                                     padTop: padding, padBottom: padding, padLeft: padding,
-                                     padRight: padding, dilation: dilation)
+            return Tensor.conv2dCore(self, weight: weight, bias: bias, stride: s, padTop: padTop,
+                                     padBottom: padBottom, padLeft: padLeft, padRight: padRight, dilation: d)
         }
         let h = dim(2), kh = weight.dim(2)
-        precondition(h % stride == 0, "stripe height \(h) is not a multiple of the conv stride \(stride)")
-        // Output rows this stripe owns: those whose first input row (o*stride - padding) starts in it.
-        let outRows = (h + stride - 1) / stride
-        let lastRead = (outRows - 1) * stride - padding + (kh - 1) * dilation
-        let below = max(0, lastRead - (h - 1))
-        let halo = collective.haloRows(self, above: padding, below: below)
-        let extended = Tensor.concat([halo.above, self, halo.below], axis: 2)
-        return Tensor.conv2dCore(extended, weight: weight, bias: bias, stride: stride,
-                                 padTop: 0, padBottom: 0, padLeft: padding, padRight: padding,
-                                 dilation: dilation, maxOutRows: outRows)
+        let last = collective.rank == collective.size - 1
+        guard last || h % s == 0 else {
+            throw CollectiveError.invalidStripe(reason: "stripe \(collective.rank) has \(h) rows, not a multiple of the conv stride \(s)")
+        }
+        // A non-last stripe owns output rows h/s; its last one reads up to row h - s - padTop + (kh-1)d.
+        let below = max(0, (kh - 1) * d - s - padTop + 1)
+        var extended = self
+        if padTop > 0 || below > 0 {
+            let halo = try collective.exchangeRows(self, sendUp: below, sendDown: padTop, receiveAbove: padTop,
+                                                   receiveBelow: last ? 0 : below)
+            extended = Tensor.concat([halo.above, self, halo.below], axis: 2)
+        }
+        return Tensor.conv2dCore(extended, weight: weight, bias: bias, stride: s, padTop: 0,
+                                 padBottom: last ? padBottom : 0, padLeft: padLeft, padRight: padRight,
+                                 dilation: d, maxOutRows: last ? nil : h / s)
     }
 
     /// The convolution kernel: Winograd F(2x2, 3x3) for large stride-1 3x3 convolutions, else one SGEMM per

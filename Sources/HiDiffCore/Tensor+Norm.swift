@@ -3,11 +3,16 @@ extension Tensor {
     /// affine. Sums are accumulated in Double; with several stripes they are all-reduced (rank order) so every
     /// stripe normalises with the whole map's statistics.
     public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float,
-                          collective: any Collective = SingleShard()) -> Tensor {
-        profiled("groupNorm") { groupNormCore(groups: groups, weight: weight, bias: bias, eps: eps, collective: collective) }
+                          collective: any Collective) throws -> Tensor {
+        try profiled("groupNorm") { try groupNormCore(groups: groups, weight: weight, bias: bias, eps: eps, collective: collective) }
     }
 
-    func groupNormCore(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float, collective: any Collective) -> Tensor {
+    /// GroupNorm on one node holding the whole map.
+    public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor {
+        try! groupNorm(groups: groups, weight: weight, bias: bias, eps: eps, collective: SingleShard())
+    }
+
+    func groupNormCore(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float, collective: any Collective) throws -> Tensor {
         let n = dim(0), c = dim(1)
         precondition(c % groups == 0, "GroupNorm: \(c) channels in \(groups) groups")
         let inner = count / max(n * c, 1)
@@ -17,13 +22,13 @@ extension Tensor {
         let sums = data.withUnsafeBufferPointer { src in
             groupSums(src.baseAddress!, groups: n * groups, perGroup: perGroup, center: nil)
         }
-        let reducedSums = collective.allReduceSum(sums + [localCount])
+        let reducedSums = try collective.allReduceSum(sums + [localCount], kind: .norm)
         let total = reducedSums[n * groups]
         let means = (0..<(n * groups)).map { reducedSums[$0] / total }
         let squares = data.withUnsafeBufferPointer { src in
             groupSums(src.baseAddress!, groups: n * groups, perGroup: perGroup, center: means)
         }
-        let reducedSquares = collective.allReduceSum(squares)
+        let reducedSquares = try collective.allReduceSum(squares, kind: .norm)
         var scale = [Float](repeating: 0, count: n * c), shift = [Float](repeating: 0, count: n * c)
         for b in 0..<n {
             for g in 0..<groups {

@@ -7,10 +7,20 @@ extension Tensor {
 
     func upsampleNearestCore(height: Int, width: Int) -> Tensor {
         precondition(rank == 4, "upsampleNearest needs NCHW, got \(shape)")
+        return upsampleNearest(rows: Tensor.nearestIndices(input: dim(2), output: height),
+                               columns: Tensor.nearestIndices(input: dim(3), output: width))
+    }
+
+    /// torch's legacy nearest source index of each output position: min(floor(dst * (in / out)), in - 1).
+    static func nearestIndices(input: Int, output: Int) -> [Int] {
+        let scale = Float(input) / Float(output)
+        return (0..<output).map { min(Int((Float($0) * scale).rounded(.down)), input - 1) }
+    }
+
+    /// Output row y copies source row `ys[y]`, column x source column `xs[x]`.
+    func upsampleNearest(rows ys: [Int], columns xs: [Int]) -> Tensor {
         let (n, c, h, w) = (dim(0), dim(1), dim(2), dim(3))
-        let sy = Float(h) / Float(height), sx = Float(w) / Float(width)
-        let ys = (0..<height).map { min(Int((Float($0) * sy).rounded(.down)), h - 1) }
-        let xs = (0..<width).map { min(Int((Float($0) * sx).rounded(.down)), w - 1) }
+        let height = ys.count, width = xs.count
         return Tensor(shape: [n, c, height, width]) { out in
             data.withUnsafeBufferPointer { src in
                 let s = src.baseAddress!, o = out.baseAddress!
@@ -32,9 +42,15 @@ extension Tensor {
     /// coordinates not clamped, cubic coefficient A = -0.75, border indices clamped, float32 arithmetic.
     public func resizeBicubic(height: Int, width: Int) -> Tensor {
         precondition(rank == 4, "resizeBicubic needs NCHW, got \(shape)")
+        return resizeBicubic(rows: Tensor.cubicTaps(input: dim(2), output: height),
+                             columns: Tensor.cubicTaps(input: dim(3), output: width))
+    }
+
+    /// Bicubic resampling with precomputed taps: output row y mixes source rows `ty[y]`, column x source
+    /// columns `tx[x]` (rows first, then columns, as PyTorch sums).
+    func resizeBicubic(rows ty: [([Int], [Float])], columns tx: [([Int], [Float])]) -> Tensor {
         let (n, c, h, w) = (dim(0), dim(1), dim(2), dim(3))
-        let ty = Tensor.cubicTaps(input: h, output: height)
-        let tx = Tensor.cubicTaps(input: w, output: width)
+        let height = ty.count, width = tx.count
         return Tensor(shape: [n, c, height, width]) { out in
             data.withUnsafeBufferPointer { src in
                 let s = src.baseAddress!, o = out.baseAddress!

@@ -30,6 +30,11 @@ public struct Tensor: Sendable, Equatable {
     /// A tensor whose elements are written by `body` into uninitialised storage of `shape`'s size.
     public init(shape: [Int], unsafeUninitialized body: (UnsafeMutableBufferPointer<Float>) -> Void) {
         let n = shape.reduce(1, *)
+        // An empty tensor shares Swift's empty-array storage: never hand it to a writer (even of 0 bytes).
+        if n == 0 {
+            self.init(shape: shape, data: [])
+            return
+        }
         let data = [Float](unsafeUninitializedCapacity: n) { buf, count in
             body(buf)
             count = n

@@ -1,3 +1,5 @@
+import HiDiffCore
+
 /// How a caller steers one denoising run: resume it from a checkpoint, take checkpoints as it goes, stop
 /// it between steps, follow its progress. Every field is optional; the default runs straight through.
 ///
@@ -23,6 +25,11 @@ public struct DenoiseControl {
     public var progress: ((Int, Int) -> Void)?
     /// Replaces MSW-MSA's shift source (tests replay the authors' recorded draws); nil: the request's.
     public var windowShifts: WindowShiftSource?
+    /// This rank's link to the other ranks of a sharded run (`SingleShard()`: one node, the default). Every
+    /// rank runs `denoise` with the same request and keeps the whole latent; the U-Net (and the VAE for
+    /// img2img) runs on the rank's stripe of `StripePlan` and the model outputs are gathered, so the
+    /// scheduler steps, noise draws and checkpoints are the single-node ones on every rank.
+    public var collective: any Collective = SingleShard()
 
     /// A control with the given parts; `DenoiseControl()` runs straight through.
     public init(resumeFrom: DenoiseCheckpoint? = nil, checkpointEvery: Int = 0,

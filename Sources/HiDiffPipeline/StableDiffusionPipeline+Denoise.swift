@@ -33,6 +33,10 @@ extension StableDiffusionPipeline {
         // N is the number of U-Net calls actually run (img2img's truncated schedule), as diffusers'
         // `_num_timesteps` is; HiDiffusion's call k is the step index minus the start, whatever the resume point.
         let total = count - start
+        let collective = control.collective
+        let hidiffusion = try self.hidiffusion(for: request, width: width, height: height)
+        let plan = try StripePlan(latentHeight: shape[2], parts: collective.size,
+                                  unit: stripeUnit(hidiffusion: hidiffusion != nil))
         func checkpoint(next: Int, latents: Tensor, scheduler: any Scheduler, generator: TorchGenerator?) -> DenoiseCheckpoint {
             DenoiseCheckpoint(nextIndex: next, completedSteps: next - start, latents: latents,
                               scheduler: scheduler.saveState(), generator: generator?.state, schedulerKind: kind,
@@ -61,7 +65,7 @@ extension StableDiffusionPipeline {
             generator = TorchGenerator(seed: request.seed)
             if let initImage {
                 // diffusers draws the VAE posterior sample first, then the noise, from the same generator.
-                let posterior = try vae.encode(initImage.toTensor())
+                let posterior = try encode(initImage.toTensor(), plan: plan, collective: collective)
                 let encoded = posterior.sample(noise: generator!.randn(posterior.mean.shape)) * vae.config.scalingFactor
                 let noise = generator!.randn(encoded.shape)
                 latents = scheduler.addNoise(original: encoded, noise: noise, timestepIndex: start)
@@ -75,8 +79,8 @@ extension StableDiffusionPipeline {
         }
 
         let conditioning = try conditioning(for: request, width: width, height: height, guided: guided)
-        var hidiffusion = try self.hidiffusion(for: request, width: width, height: height)
-        if let windowShifts = control.windowShifts { hidiffusion?.windowAttention?.shift = windowShifts }
+        var windowed = hidiffusion
+        if let windowShifts = control.windowShifts { windowed?.windowAttention?.shift = windowShifts }
         control.progress?(next - start, total)
         for i in next..<count {
             if control.shouldStop?() == true {
@@ -86,11 +90,12 @@ extension StableDiffusionPipeline {
             let t = Float(scheduler.timesteps[i])
             var input = scheduler.scaleModelInput(latents, timestepIndex: i)
             if guided { input = Tensor.concat([input, input], axis: 0) }
-            let call = hidiffusion?.callContext(callIndex: i - start, callCount: total,
-                                                latentHeight: shape[2], latentWidth: shape[3])
-                ?? UNetCallContext(callIndex: i - start, callCount: total)
-            var eps = try unet(input, timestep: t, encoderHiddenStates: conditioning.context,
-                               added: conditioning.added, context: call)
+            let call = windowed?.callContext(callIndex: i - start, callCount: total, latentHeight: shape[2],
+                                             latentWidth: shape[3], collective: collective)
+                ?? UNetCallContext(callIndex: i - start, callCount: total, collective: collective)
+            var eps = try unet(plan.parts > 1 ? input.stripe(collective.rank, rows: plan.rows) : input, timestep: t,
+                               encoderHiddenStates: conditioning.context, added: conditioning.added, context: call)
+            if plan.parts > 1 { eps = try collective.allGather(eps, axis: 2, kind: .latent) }
             if guided {
                 let halves = eps.chunked(2, axis: 0)
                 let g = Float(request.guidanceScale)

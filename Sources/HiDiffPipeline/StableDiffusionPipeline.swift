@@ -71,12 +71,38 @@ public struct StableDiffusionPipeline: Sendable {
 
     /// Decodes a final latent to an image (diffusers' `vae.decode(latents / scaling_factor)` + postprocess).
     public func decode(_ latents: Tensor) throws -> RGBImage {
-        let image = try vae.decode(latents / vae.config.scalingFactor)
+        try decode(latents, collective: SingleShard())
+    }
+
+    /// `decode` by the ranks of a sharded run: each decodes its stripe of the whole latent (as
+    /// `StripePlan` splits it for a plain run) and the image rows are gathered, so every rank returns the
+    /// whole image.
+    public func decode(_ latents: Tensor, collective: any Collective) throws -> RGBImage {
+        let image: Tensor
+        if collective.size == 1 {
+            image = try vae.decode(latents / vae.config.scalingFactor)
+        } else {
+            let plan = try StripePlan(latentHeight: latents.dim(2), parts: collective.size, unit: stripeUnit(hidiffusion: false))
+            let stripe = latents.stripe(collective.rank, rows: plan.rows) / vae.config.scalingFactor
+            image = try collective.allGather(try vae.decode(stripe, collective: collective), axis: 2, kind: .image)
+        }
         guard image.isFinite else {
             throw PipelineError.nonFinite(what: "the decoded image", step: nil,
                                           hint: "check the VAE's weights and scaling_factor")
         }
         return RGBImage(tensor: image)
+    }
+
+    /// The VAE posterior of an init image, each rank encoding its stripe (the latent plan's rows times the
+    /// VAE factor) and the moments gathered, so every rank holds the whole distribution.
+    func encode(_ image: Tensor, plan: StripePlan, collective: any Collective) throws -> LatentDistribution {
+        guard plan.parts > 1 else { return try vae.encode(image) }
+        let f = vaeScaleFactor
+        let stripe = image.stripe(collective.rank, rows: plan.rows.map { $0 * f })
+        let part = try vae.encode(stripe, collective: collective)
+        // The clamp LatentDistribution applies is idempotent, so re-splitting the gathered moments is exact.
+        let moments = Tensor.concat([part.mean, part.logvar], axis: 1)
+        return LatentDistribution(moments: try collective.allGather(moments, axis: 2, kind: .latent))
     }
 
     /// The output size: the request's, the init image's, or the model's native size; multiples of the VAE factor.

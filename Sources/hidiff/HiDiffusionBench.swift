@@ -46,14 +46,14 @@ struct HiDiffusionBench: ParsableCommand {
             return ProcessStats.now() - t0
         }
         // Warm-up at the native size: maps the weights in and sizes the allocator without a full-size forward.
-        _ = try time(gen.randn([batch, unet.config.inChannels, native, native]), UNetCallContext())
+        _ = try time(gen.randn([batch, unet.config.inChannels, native, native]), UNetCallContext.wholeMap)
         let sample = gen.randn([batch, unet.config.inChannels, h, w])
         func median(_ call: UNetCallContext) throws -> Double {
             let t = try (0..<runs).map { _ in try time(sample, call) }.sorted()
             return t[t.count / 2]
         }
 
-        let direct = try median(UNetCallContext(callIndex: 0, callCount: steps))
+        let direct = try median(UNetCallContext(callIndex: 0, callCount: steps, collective: SingleShard()))
         // Group the schedule's calls by the operators they run, in order of first appearance.
         var phases: [(name: String, calls: Int, firstCall: Int)] = []
         for k in 0..<steps {
@@ -68,7 +68,7 @@ struct HiDiffusionBench: ParsableCommand {
         var total = 0.0
         for p in phases {
             let s = try median(hidiffusion.callContext(callIndex: p.firstCall, callCount: steps, latentHeight: h,
-                                                       latentWidth: w))
+                                                       latentWidth: w, collective: SingleShard()))
             total += s * Double(p.calls)
             phaseLines.append(["phase": p.name, "calls": p.calls, "s_per_step": s, "speedup_vs_direct": direct / s])
         }

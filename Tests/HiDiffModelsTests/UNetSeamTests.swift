@@ -32,9 +32,9 @@ final class UNetSeamTests: XCTestCase {
         let (x, ehs) = inputs(height: 8, width: 12)
         let vanilla = try unet(x, timestep: 500, encoderHiddenStates: ehs)
         let recorder = Recorder()
-        let context = UNetCallContext(selfAttentionOverride: { request in
+        let context = UNetCallContext(collective: SingleShard(), selfAttentionOverride: { request in
             recorder.add(request)
-            return request.attention(request.tokens, collective: request.collective)
+            return try request.attention(request.tokens, collective: request.collective)
         })
         let hooked = try unet(x, timestep: 500, encoderHiddenStates: ehs, context: context)
         XCTAssertEqual(hooked, vanilla)
@@ -52,7 +52,7 @@ final class UNetSeamTests: XCTestCase {
         let unet = try UNetTests.unet("sd15-tiny")
         let (x, ehs) = inputs(height: 8, width: 8)
         let vanilla = try unet(x, timestep: 500, encoderHiddenStates: ehs)
-        let zeroed = UNetCallContext(selfAttentionOverride: { request in
+        let zeroed = UNetCallContext(collective: SingleShard(), selfAttentionOverride: { request in
             request.path.stage == .down(0) ? Tensor(zeros: request.tokens.shape) : nil
         })
         let out = try unet(x, timestep: 500, encoderHiddenStates: ehs, context: zeroed)
@@ -67,7 +67,7 @@ final class UNetSeamTests: XCTestCase {
         let (x, ehs) = inputs(height: 32, width: 48)
         let recorder = Recorder()
         let context = UNetCallContext(
-            callIndex: 0, callCount: 10,
+            callIndex: 0, callCount: 10, collective: SingleShard(),
             downsamplerGeometry: [0: .resolutionAwareDownsampler], pooledDownBlocks: [1],
             selfAttentionOverride: { recorder.add($0); return nil })
         let out = try unet(x, timestep: 500, encoderHiddenStates: ehs, context: context)
@@ -91,7 +91,7 @@ final class UNetSeamTests: XCTestCase {
         let unet = try UNetTests.unet("sd15-tiny")
         let (x, ehs) = inputs(height: 8, width: 8)
         // down_blocks[3] is a DownBlock2D (no pairs with attention) and has no downsampler.
-        for context in [UNetCallContext(pooledDownBlocks: [3]), UNetCallContext(downsamplerGeometry: [3: .resolutionAwareDownsampler])] {
+        for context in [UNetCallContext(collective: SingleShard(), pooledDownBlocks: [3]), UNetCallContext(collective: SingleShard(), downsamplerGeometry: [3: .resolutionAwareDownsampler])] {
             XCTAssertThrowsError(try unet(x, timestep: 1, encoderHiddenStates: ehs, context: context)) { error in
                 guard case .invalidCallContext? = error as? UNetError else {
                     return XCTFail("expected UNetError.invalidCallContext, got \(error)")

@@ -30,9 +30,9 @@ public struct BasicTransformerBlock: Sendable {
 
     /// `x` [B, height * width, dim] tokens, `context` [B, Lc, crossAttentionDim] -> same shape as `x`.
     public func callAsFunction(_ x: Tensor, height: Int, width: Int, context: Tensor,
-                               call: UNetCallContext) -> Tensor {
+                               call: UNetCallContext) throws -> Tensor {
         let n1 = x.layerNorm(weight: norm1Weight, bias: norm1Bias, eps: eps)
-        var h = x + selfAttention(n1, height: height, width: width, call: call)
+        var h = try x + selfAttention(n1, height: height, width: width, call: call)
         let n2 = h.layerNorm(weight: norm2Weight, bias: norm2Bias, eps: eps)
         h = h + attn2(n2, context: context)
         let n3 = h.layerNorm(weight: norm3Weight, bias: norm3Bias, eps: eps)
@@ -40,17 +40,17 @@ public struct BasicTransformerBlock: Sendable {
     }
 
     /// `attn1`, or the call's override for this block (MSW-MSA) when it supplies one.
-    func selfAttention(_ tokens: Tensor, height: Int, width: Int, call: UNetCallContext) -> Tensor {
+    func selfAttention(_ tokens: Tensor, height: Int, width: Int, call: UNetCallContext) throws -> Tensor {
         if let override = call.selfAttentionOverride {
             let request = SelfAttentionRequest(
                 path: path, tokens: tokens, height: height, width: width, attention: attn1,
                 callIndex: call.callIndex, callCount: call.callCount, collective: call.collective)
-            if let out = override(request) {
+            if let out = try override(request) {
                 precondition(out.shape == tokens.shape,
                              "self-attention override for \(path) returned \(out.shape), expected \(tokens.shape)")
                 return out
             }
         }
-        return attn1(tokens, collective: call.collective)
+        return try attn1(tokens, collective: call.collective)
     }
 }

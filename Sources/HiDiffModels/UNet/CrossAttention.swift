@@ -29,13 +29,21 @@ public struct CrossAttention: Sendable {
     ///
     /// `collective` reaches other stripes for self-attention's keys and values; cross-attention keys are
     /// the text tokens every stripe already holds, so it never gathers.
-    public func callAsFunction(_ x: Tensor, context: Tensor? = nil, collective: any Collective = SingleShard()) -> Tensor {
-        let source = context ?? x
+    public func callAsFunction(_ x: Tensor, collective: any Collective) throws -> Tensor {
         let q = x.linear(weight: toQ, bias: toQBias)
-        let k = source.linear(weight: toK, bias: toKBias)
-        let v = source.linear(weight: toV, bias: toVBias)
-        let o = Tensor.attention(query: q, key: k, value: v, heads: heads,
-                                 collective: context == nil ? collective : SingleShard())
+        let k = x.linear(weight: toK, bias: toKBias)
+        let v = x.linear(weight: toV, bias: toVBias)
+        let o = try Tensor.attention(query: q, key: k, value: v, heads: heads, collective: collective)
+        return o.linear(weight: toOut, bias: toOutBias)
+    }
+
+    /// Cross-attention of `x` [B, L, C] to `context` [B, Lc, Cc]: the keys are text tokens every stripe
+    /// holds, so nothing is gathered.
+    public func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
+        let q = x.linear(weight: toQ, bias: toQBias)
+        let k = context.linear(weight: toK, bias: toKBias)
+        let v = context.linear(weight: toV, bias: toVBias)
+        let o = Tensor.attention(query: q, key: k, value: v, heads: heads)
         return o.linear(weight: toOut, bias: toOutBias)
     }
 }

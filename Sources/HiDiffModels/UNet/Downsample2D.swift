@@ -14,17 +14,16 @@ public struct Downsample2D: Sendable {
 
     /// The vanilla geometry (stride 2), or `geometry` with the same weights (RAU-Net's downsampler).
     public func callAsFunction(_ x: Tensor, geometry: ConvGeometry? = nil,
-                               collective: any Collective = SingleShard()) -> Tensor {
+                               collective: any Collective) throws -> Tensor {
         if let g = geometry {
-            return x.conv2d(weight: weight, bias: bias, stride: g.stride, padding: g.padding,
+            return try x.conv2d(weight: weight, bias: bias, stride: g.stride, padding: g.padding,
                             dilation: g.dilation, collective: collective)
         }
         if padding == 0 {
-            // Asymmetric (0, 1, 0, 1) padding. Not stripe-aware: the bottom row belongs to the last stripe only.
-            precondition(collective.size == 1, "the VAE encoder's asymmetric downsampler is not sharded yet")
-            return x.padded(top: 0, bottom: 1, left: 0, right: 1)
-                .conv2d(weight: weight, bias: bias, stride: 2, padding: 0)
+            // Asymmetric (0, 1, 0, 1) padding: the extra bottom row is the last stripe's only.
+            return try x.conv2d(weight: weight, bias: bias, stride: 2, padTop: 0, padBottom: 1, padLeft: 0,
+                                padRight: 1, dilation: 1, collective: collective)
         }
-        return x.conv2d(weight: weight, bias: bias, stride: 2, padding: padding, collective: collective)
+        return try x.conv2d(weight: weight, bias: bias, stride: 2, padding: padding, collective: collective)
     }
 }

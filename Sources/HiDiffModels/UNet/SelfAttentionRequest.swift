@@ -20,4 +20,4 @@ public struct SelfAttentionRequest: Sendable {
 }
 
 /// Replaces `attn1` of chosen transformer blocks for one U-Net call; see `SelfAttentionRequest`.
-public typealias SelfAttentionOverride = @Sendable (SelfAttentionRequest) -> Tensor?
+public typealias SelfAttentionOverride = @Sendable (SelfAttentionRequest) throws -> Tensor?

@@ -39,24 +39,24 @@ public struct Transformer2DModel: Sendable {
     }
 
     /// `x` [B, C, H, W], `context` [B, Lc, crossAttentionDim] -> [B, C, H, W].
-    public func callAsFunction(_ x: Tensor, context: Tensor, call: UNetCallContext) -> Tensor {
+    public func callAsFunction(_ x: Tensor, context: Tensor, call: UNetCallContext) throws -> Tensor {
         let (height, width) = (x.dim(2), x.dim(3))
-        let normed = x.groupNorm(groups: groups, weight: normWeight, bias: normBias, eps: eps,
+        let normed = try x.groupNorm(groups: groups, weight: normWeight, bias: normBias, eps: eps,
                                  collective: call.collective)
         var tokens: Tensor
         if useLinearProjection {
             tokens = normed.nchwToTokens().linear(weight: projInWeight, bias: projInBias)
         } else {
-            tokens = normed.conv2d(weight: projInWeight, bias: projInBias, collective: call.collective).nchwToTokens()
+            tokens = try normed.conv2d(weight: projInWeight, bias: projInBias, collective: call.collective).nchwToTokens()
         }
         for block in blocks {
-            tokens = block(tokens, height: height, width: width, context: context, call: call)
+            tokens = try block(tokens, height: height, width: width, context: context, call: call)
         }
         let out: Tensor
         if useLinearProjection {
             out = tokens.linear(weight: projOutWeight, bias: projOutBias).tokensToNCHW(height: height, width: width)
         } else {
-            out = tokens.tokensToNCHW(height: height, width: width)
+            out = try tokens.tokensToNCHW(height: height, width: width)
                 .conv2d(weight: projOutWeight, bias: projOutBias, collective: call.collective)
         }
         return out + x

@@ -100,7 +100,7 @@ public struct UNet2DConditionModel: Sendable {
     /// One denoising call with the same timestep for every sample.
     public func callAsFunction(_ sample: Tensor, timestep: Float, encoderHiddenStates: Tensor,
                                added: UNetAddedConditions? = nil,
-                               context: UNetCallContext = UNetCallContext()) throws -> Tensor {
+                               context: UNetCallContext = .wholeMap) throws -> Tensor {
         try self(sample, timesteps: [timestep], encoderHiddenStates: encoderHiddenStates, added: added,
                  context: context)
     }
@@ -115,25 +115,25 @@ public struct UNet2DConditionModel: Sendable {
     /// - Returns: [B, out_channels, H, W].
     public func callAsFunction(_ sample: Tensor, timesteps: [Float], encoderHiddenStates: Tensor,
                                added: UNetAddedConditions? = nil,
-                               context call: UNetCallContext = UNetCallContext()) throws -> Tensor {
+                               context call: UNetCallContext = .wholeMap) throws -> Tensor {
         try validateInputs(sample, timesteps: timesteps, encoderHiddenStates: encoderHiddenStates, added: added)
         try validate(call)
         let batch = sample.dim(0)
         let emb = embedTime(batch: batch, timesteps: timesteps, added: added)
         let x = config.centerInputSample ? sample.map { 2 * $0 - 1 } : sample
-        var h = x.conv2d(weight: convInWeight, bias: convInBias, padding: (config.convInKernel - 1) / 2,
+        var h = try x.conv2d(weight: convInWeight, bias: convInBias, padding: (config.convInKernel - 1) / 2,
                          collective: call.collective)
 
         var skips = [h]
         var prePoolSizes: [Int: (height: Int, width: Int)] = [:]
         for block in downBlocks {
-            let out = block(h, temb: emb, context: encoderHiddenStates, call: call)
+            let out = try block(h, temb: emb, context: encoderHiddenStates, call: call)
             h = out.hidden
             skips += out.skips
             if let size = out.prePoolSize { prePoolSizes[block.index] = size }
         }
         if let midBlock {
-            h = midBlock(h, temb: emb, context: encoderHiddenStates, call: call)
+            h = try midBlock(h, temb: emb, context: encoderHiddenStates, call: call)
         }
         for block in upBlocks {
             let taken = block.resnets.count
@@ -145,10 +145,10 @@ public struct UNet2DConditionModel: Sendable {
                           upsampleSize: nextSkip.map { ($0.dim(2), $0.dim(3)) },
                           restoreSize: prePoolSizes[upBlocks.count - 1 - block.index], call: call)
         }
-        h = h.groupNorm(groups: groups, weight: normOutWeight, bias: normOutBias, eps: config.normEps,
+        h = try h.groupNorm(groups: groups, weight: normOutWeight, bias: normOutBias, eps: config.normEps,
                         collective: call.collective)
         h = activation(h)
-        return h.conv2d(weight: convOutWeight, bias: convOutBias, padding: (config.convOutKernel - 1) / 2,
+        return try h.conv2d(weight: convOutWeight, bias: convOutBias, padding: (config.convOutKernel - 1) / 2,
                         collective: call.collective)
     }
 

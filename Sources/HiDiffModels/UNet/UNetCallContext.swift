@@ -22,7 +22,10 @@ public struct UNetCallContext: Sendable {
     /// MSW-MSA: replaces `attn1` of chosen transformer blocks (nil: vanilla everywhere).
     public var selfAttentionOverride: SelfAttentionOverride?
 
-    public init(callIndex: Int = 0, callCount: Int = 1, collective: any Collective = SingleShard(),
+    /// A single call on one node holding the whole map, with no HiDiffusion.
+    public static var wholeMap: UNetCallContext { UNetCallContext(collective: SingleShard()) }
+
+    public init(callIndex: Int = 0, callCount: Int = 1, collective: any Collective,
                 downsamplerGeometry: [Int: ConvGeometry] = [:], pooledDownBlocks: Set<Int> = [],
                 selfAttentionOverride: SelfAttentionOverride? = nil) {
         self.callIndex = callIndex

@@ -40,27 +40,27 @@ public struct UNetDownBlock: Sendable {
     }
 
     /// Resnet `i`, then transformer `i` if this is a cross-attention block.
-    public func pair(_ i: Int, _ x: Tensor, temb: Tensor, context: Tensor, call: UNetCallContext) -> Tensor {
-        let h = resnets[i](x, temb: temb, collective: call.collective)
-        return hasCrossAttention ? attentions[i](h, context: context, call: call) : h
+    public func pair(_ i: Int, _ x: Tensor, temb: Tensor, context: Tensor, call: UNetCallContext) throws -> Tensor {
+        let h = try resnets[i](x, temb: temb, collective: call.collective)
+        return hasCrossAttention ? try attentions[i](h, context: context, call: call) : h
     }
 
-    public func callAsFunction(_ x: Tensor, temb: Tensor, context: Tensor, call: UNetCallContext) -> Output {
+    public func callAsFunction(_ x: Tensor, temb: Tensor, context: Tensor, call: UNetCallContext) throws -> Output {
         let pooled = call.pooledDownBlocks.contains(index)
         var h = x
         var skips: [Tensor] = []
         var prePoolSize: (height: Int, width: Int)?
         for i in resnets.indices {
-            h = pair(i, h, temb: temb, context: context, call: call)
+            h = try pair(i, h, temb: temb, context: context, call: call)
             if pooled && i == 0 {
                 // RAU-Net op B: the pooled map is both pair 0's skip and pair 1's input.
                 prePoolSize = (h.dim(2), h.dim(3))
-                h = h.avgPool2x2CeilMode()
+                h = try h.avgPool2x2CeilMode(collective: call.collective)
             }
             skips.append(h)
         }
         if let downsampler {
-            h = downsampler(h, geometry: call.downsamplerGeometry[index], collective: call.collective)
+            h = try downsampler(h, geometry: call.downsamplerGeometry[index], collective: call.collective)
             skips.append(h)
         }
         return Output(hidden: h, skips: skips, prePoolSize: prePoolSize)

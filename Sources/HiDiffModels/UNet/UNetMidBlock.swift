@@ -20,11 +20,11 @@ public struct UNetMidBlock: Sendable {
         }
     }
 
-    public func callAsFunction(_ x: Tensor, temb: Tensor, context: Tensor, call: UNetCallContext) -> Tensor {
-        var h = resnets[0](x, temb: temb, collective: call.collective)
+    public func callAsFunction(_ x: Tensor, temb: Tensor, context: Tensor, call: UNetCallContext) throws -> Tensor {
+        var h = try resnets[0](x, temb: temb, collective: call.collective)
         for (attention, resnet) in zip(attentions, resnets.dropFirst()) {
-            h = attention(h, context: context, call: call)
-            h = resnet(h, temb: temb, collective: call.collective)
+            h = try attention(h, context: context, call: call)
+            h = try resnet(h, temb: temb, collective: call.collective)
         }
         return h
     }

@@ -34,9 +34,9 @@ public struct UNetUpBlock: Sendable {
     }
 
     /// Resnet `i`, then transformer `i` if this is a cross-attention block.
-    public func pair(_ i: Int, _ x: Tensor, temb: Tensor, context: Tensor, call: UNetCallContext) -> Tensor {
-        let h = resnets[i](x, temb: temb, collective: call.collective)
-        return hasCrossAttention ? attentions[i](h, context: context, call: call) : h
+    public func pair(_ i: Int, _ x: Tensor, temb: Tensor, context: Tensor, call: UNetCallContext) throws -> Tensor {
+        let h = try resnets[i](x, temb: temb, collective: call.collective)
+        return hasCrossAttention ? try attentions[i](h, context: context, call: call) : h
     }
 
     /// - Parameters:
@@ -54,14 +54,14 @@ public struct UNetUpBlock: Sendable {
             guard skip.dim(0) == h.dim(0), skip.dim(2) == h.dim(2), skip.dim(3) == h.dim(3) else {
                 throw UNetError.skipMismatch(upBlock: index, pair: i, hidden: h.shape, skip: skip.shape)
             }
-            h = pair(i, Tensor.concat([h, skip], axis: 1), temb: temb, context: context, call: call)
+            h = try pair(i, Tensor.concat([h, skip], axis: 1), temb: temb, context: context, call: call)
             if i == 1, let size = restoreSize {
-                h = h.resizeBicubic(height: size.height, width: size.width)
+                h = try h.resizeBicubic(height: size.height, width: size.width, collective: call.collective)
             }
         }
         if let upsampler {
             let size = upsampleSize ?? (2 * h.dim(2), 2 * h.dim(3))
-            h = upsampler(h, height: size.height, width: size.width, collective: call.collective)
+            h = try upsampler(h, height: size.height, width: size.width, collective: call.collective)
         }
         return h
     }

@@ -12,13 +12,13 @@ public struct Upsample2D: Sendable {
     /// Resizes to exactly `height` x `width` (diffusers' `output_size`, which the U-Net always forwards here:
     /// the size of the next skip; equal to 2x for even maps), then convolves.
     public func callAsFunction(_ x: Tensor, height: Int, width: Int,
-                               collective: any Collective = SingleShard()) -> Tensor {
-        x.upsampleNearest(height: height, width: width)
+                               collective: any Collective) throws -> Tensor {
+        try x.upsampleNearest(height: height, width: width, collective: collective)
             .conv2d(weight: weight, bias: bias, padding: 1, collective: collective)
     }
 
     /// The 2x nearest upsample + conv (`output_size` None), as the VAE decoder uses it.
-    public func callAsFunction(_ x: Tensor, collective: any Collective = SingleShard()) -> Tensor {
-        self(x, height: 2 * x.dim(2), width: 2 * x.dim(3), collective: collective)
+    public func callAsFunction(_ x: Tensor, collective: any Collective) throws -> Tensor {
+        try self(x, height: 2 * x.dim(2), width: 2 * x.dim(3), collective: collective)
     }
 }

@@ -30,7 +30,12 @@ public struct AutoencoderKL: Sendable {
     public var downsamplingFactor: Int { config.downsamplingFactor }
 
     /// `image` [N, in, H, W] in [-1, 1] -> latent distribution at [N, latent, H / f, W / f] (floored, as diffusers).
-    public func encode(_ image: Tensor, collective: any Collective = SingleShard()) throws -> LatentDistribution {
+    public func encode(_ image: Tensor) throws -> LatentDistribution {
+        try encode(image, collective: SingleShard())
+    }
+
+    /// `encode` on this rank's stripe of the image (rows a multiple of the downsampling factor but the last).
+    public func encode(_ image: Tensor, collective: any Collective) throws -> LatentDistribution {
         let f = downsamplingFactor
         guard image.rank == 4, image.dim(1) == config.inChannels, image.dim(0) > 0,
               image.dim(2) >= f, image.dim(3) >= f else {
@@ -38,18 +43,20 @@ public struct AutoencoderKL: Sendable {
                                         expected: "[N, \(config.inChannels), H, W] with H, W >= \(f)",
                                         found: "\(image.shape)")
         }
-        guard collective.size == 1 else {
-            throw VAEError.notSharded("encode (its downsampler pads the bottom row of the whole image only)")
-        }
-        var moments = encoder(image, collective: collective)
+        var moments = try encoder(image, collective: collective)
         if let quantConvWeight {
-            moments = moments.conv2d(weight: quantConvWeight, bias: quantConvBias, collective: collective)
+            moments = try moments.conv2d(weight: quantConvWeight, bias: quantConvBias, collective: collective)
         }
         return LatentDistribution(moments: moments)
     }
 
     /// `latents` [N, latent, h, w] (already divided by the scaling factor) -> [N, out, h * f, w * f].
-    public func decode(_ latents: Tensor, collective: any Collective = SingleShard()) throws -> Tensor {
+    public func decode(_ latents: Tensor) throws -> Tensor {
+        try decode(latents, collective: SingleShard())
+    }
+
+    /// `decode` on this rank's stripe of the latents; returns this stripe's rows of the image.
+    public func decode(_ latents: Tensor, collective: any Collective) throws -> Tensor {
         guard latents.rank == 4, latents.dim(1) == config.latentChannels, latents.dim(0) > 0,
               latents.dim(2) > 0, latents.dim(3) > 0 else {
             throw VAEError.invalidInput(name: "latents", expected: "[N, \(config.latentChannels), h, w]",
@@ -57,8 +64,8 @@ public struct AutoencoderKL: Sendable {
         }
         var z = latents
         if let postQuantConvWeight {
-            z = z.conv2d(weight: postQuantConvWeight, bias: postQuantConvBias, collective: collective)
+            z = try z.conv2d(weight: postQuantConvWeight, bias: postQuantConvBias, collective: collective)
         }
-        return decoder(z, collective: collective)
+        return try decoder(z, collective: collective)
     }
 }

@@ -33,14 +33,14 @@ public struct VAEAttentionBlock: Sendable {
     }
 
     /// [N, C, H, W] -> [N, C, H, W].
-    public func callAsFunction(_ x: Tensor, collective: any Collective = SingleShard()) -> Tensor {
+    public func callAsFunction(_ x: Tensor, collective: any Collective) throws -> Tensor {
         let (height, width) = (x.dim(2), x.dim(3))
-        let tokens = x.groupNorm(groups: groups, weight: normWeight, bias: normBias, eps: eps,
+        let tokens = try x.groupNorm(groups: groups, weight: normWeight, bias: normBias, eps: eps,
                                  collective: collective).nchwToTokens()
         let q = tokens.linear(weight: toQ, bias: toQBias)
         let k = tokens.linear(weight: toK, bias: toKBias)
         let v = tokens.linear(weight: toV, bias: toVBias)
-        let o = Tensor.attention(query: q, key: k, value: v, heads: heads, collective: collective)
+        let o = try Tensor.attention(query: q, key: k, value: v, heads: heads, collective: collective)
             .linear(weight: toOut, bias: toOutBias)
         let sum = o.tokensToNCHW(height: height, width: width) + x
         return rescaleOutputFactor == 1 ? sum : sum / rescaleOutputFactor

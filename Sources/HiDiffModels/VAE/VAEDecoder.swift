@@ -45,15 +45,15 @@ public struct VAEDecoder: Sendable {
     }
 
     /// [N, latent, h, w] (after post_quant_conv) -> [N, out, h * f, w * f].
-    public func callAsFunction(_ z: Tensor, collective: any Collective = SingleShard()) -> Tensor {
-        var h = z.conv2d(weight: convInWeight, bias: convInBias, padding: 1, collective: collective)
-        h = midBlock(h, collective: collective)
+    public func callAsFunction(_ z: Tensor, collective: any Collective) throws -> Tensor {
+        var h = try z.conv2d(weight: convInWeight, bias: convInBias, padding: 1, collective: collective)
+        h = try midBlock(h, collective: collective)
         for block in upBlocks {
-            for resnet in block.resnets { h = resnet(h, temb: nil, collective: collective) }
-            if let upsampler = block.upsampler { h = upsampler(h, collective: collective) }
+            for resnet in block.resnets { h = try resnet(h, temb: nil, collective: collective) }
+            if let upsampler = block.upsampler { h = try upsampler(h, collective: collective) }
         }
-        h = h.groupNorm(groups: groups, weight: normOutWeight, bias: normOutBias, eps: 1e-6, collective: collective)
+        h = try h.groupNorm(groups: groups, weight: normOutWeight, bias: normOutBias, eps: 1e-6, collective: collective)
         h = activation(h)
-        return h.conv2d(weight: convOutWeight, bias: convOutBias, padding: 1, collective: collective)
+        return try h.conv2d(weight: convOutWeight, bias: convOutBias, padding: 1, collective: collective)
     }
 }

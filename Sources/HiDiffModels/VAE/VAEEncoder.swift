@@ -45,15 +45,15 @@ public struct VAEEncoder: Sendable {
     }
 
     /// [N, in, H, W] image -> [N, 2 * latent, H / f, W / f] moments (before quant_conv).
-    public func callAsFunction(_ x: Tensor, collective: any Collective = SingleShard()) -> Tensor {
-        var h = x.conv2d(weight: convInWeight, bias: convInBias, padding: 1, collective: collective)
+    public func callAsFunction(_ x: Tensor, collective: any Collective) throws -> Tensor {
+        var h = try x.conv2d(weight: convInWeight, bias: convInBias, padding: 1, collective: collective)
         for block in downBlocks {
-            for resnet in block.resnets { h = resnet(h, temb: nil, collective: collective) }
-            if let downsampler = block.downsampler { h = downsampler(h, collective: collective) }
+            for resnet in block.resnets { h = try resnet(h, temb: nil, collective: collective) }
+            if let downsampler = block.downsampler { h = try downsampler(h, collective: collective) }
         }
-        h = midBlock(h, collective: collective)
-        h = h.groupNorm(groups: groups, weight: normOutWeight, bias: normOutBias, eps: 1e-6, collective: collective)
+        h = try midBlock(h, collective: collective)
+        h = try h.groupNorm(groups: groups, weight: normOutWeight, bias: normOutBias, eps: 1e-6, collective: collective)
         h = activation(h)
-        return h.conv2d(weight: convOutWeight, bias: convOutBias, padding: 1, collective: collective)
+        return try h.conv2d(weight: convOutWeight, bias: convOutBias, padding: 1, collective: collective)
     }
 }

@@ -1,15 +1,11 @@
 /// A VAE call that cannot run.
 public enum VAEError: Error, CustomStringConvertible, Equatable {
     case invalidInput(name: String, expected: String, found: String)
-    /// The operation has no sharded (multi-stripe) implementation yet.
-    case notSharded(String)
 
     public var description: String {
         switch self {
         case .invalidInput(let name, let expected, let found):
             return "VAE input \(name): expected \(expected), found \(found)"
-        case .notSharded(let what):
-            return "VAE \(what) cannot run on several stripes yet"
         }
     }
 }

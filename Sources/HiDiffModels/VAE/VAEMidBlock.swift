@@ -14,8 +14,8 @@ public struct VAEMidBlock: Sendable {
                                           eps: 1e-6)
     }
 
-    public func callAsFunction(_ x: Tensor, collective: any Collective = SingleShard()) -> Tensor {
-        let h = resnets[0](x, temb: nil, collective: collective)
-        return resnets[1](attention(h, collective: collective), temb: nil, collective: collective)
+    public func callAsFunction(_ x: Tensor, collective: any Collective) throws -> Tensor {
+        let h = try resnets[0](x, temb: nil, collective: collective)
+        return try resnets[1](attention(h, collective: collective), temb: nil, collective: collective)
     }
 }

@@ -33,7 +33,7 @@ public struct HiDiffusion: Sendable {
 
     /// The context of U-Net call `k` of `n` on a `latentHeight` x `latentWidth` latent.
     public func callContext(callIndex k: Int, callCount n: Int, latentHeight: Int, latentWidth: Int,
-                            collective: any Collective = SingleShard()) -> UNetCallContext {
+                            collective: any Collective) -> UNetCallContext {
         let step = schedule.context(callIndex: k, callCount: n, latentHeight: latentHeight, latentWidth: latentWidth)
         return UNetCallContext(callIndex: k, callCount: n, collective: collective,
                                downsamplerGeometry: step.downsamplerGeometry, pooledDownBlocks: step.pooledDownBlocks,

@@ -23,14 +23,15 @@ public struct WindowAttention: Sendable {
     /// The override to put in `UNetCallContext.selfAttentionOverride`.
     public var override: SelfAttentionOverride {
         let me = self
-        return { me.attention($0) }
+        return { try me.attention($0) }
     }
 
     /// The window attention output for a window block's request; nil (vanilla global attention) for others.
     ///
-    /// With several stripes the full map is gathered, every stripe computes all four windows, and each keeps its
-    /// own rows: windows cross stripe borders and, after a shift, wrap around the whole map.
-    public func attention(_ request: SelfAttentionRequest) -> Tensor? {
+    /// With several stripes the full map's tokens are gathered (windows cross stripe borders and, after a
+    /// shift, wrap around the whole map) and each rank attends only its own rows' queries
+    /// (`StripedWindowAttention`); an odd map, resized as a whole, is computed in full by every rank.
+    public func attention(_ request: SelfAttentionRequest) throws -> Tensor? {
         guard let ordinal = ordinals[request.path] else { return nil }
         let q = shift.bucket(callIndex: request.callIndex, ordinal: ordinal)
         let collective = request.collective
@@ -39,14 +40,20 @@ public struct WindowAttention: Sendable {
         let width = request.width
         var rows = 0..<height
         if collective.size > 1 {
-            let counts = collective.allGather(Tensor(shape: [1], data: [Float(height)]), axis: 0).data.map { Int($0) }
+            let counts = try collective.stripeRows(height)
             let offset = counts[..<collective.rank].reduce(0, +)
-            tokens = collective.allGather(tokens, axis: 1)
+            tokens = try collective.allGather(tokens, axis: 1, kind: .attention)
             rows = offset..<(offset + height)
             height = counts.reduce(0, +)
+            let grid = WindowPartition(height: height, width: width, bucket: q)
+            // Odd maps are resized as a whole around the windows: every rank computes them all then.
+            if !grid.resizes {
+                return StripedWindowAttention(grid: grid, rowOffset: offset, rows: rows.count)(tokens, attention: request.attention)
+            }
         }
         let grid = WindowPartition(height: height, width: width, bucket: q)
-        let windows = request.attention(grid.partition(tokens))
+        // The windows hold whole rows of the gathered map: nothing more to fetch.
+        let windows = try request.attention(grid.partition(tokens), collective: SingleShard())
         let out = grid.reverse(windows)
         return collective.size > 1 ? out.slice(axis: 1, (rows.lowerBound * width)..<(rows.upperBound * width)) : out
     }

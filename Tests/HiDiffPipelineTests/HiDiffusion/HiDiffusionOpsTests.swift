@@ -38,7 +38,7 @@ final class HiDiffusionOpsTests: XCTestCase {
             let name = c["name"] as! String
             let x = try file.load("\(name).in"), ref = try file.load("\(name).out")
             let conv = try Downsample2D(weights.scoped(c["weights"] as! String), channels: x.dim(1), padding: 1)
-            let y = conv(x, geometry: .resolutionAwareDownsampler)
+            let y = try conv(x, geometry: .resolutionAwareDownsampler, collective: SingleShard())
             let size = c["size"] as! [Int]
             XCTAssertEqual(y.shape, [1, x.dim(1), (size[0] + 3) / 4, (size[1] + 3) / 4], name)
             XCTAssertEqual(y.shape, ref.shape, name)
@@ -115,14 +115,14 @@ final class HiDiffusionOpsTests: XCTestCase {
             let x = try file.load("\(name).x"), context = try file.load("\(name).context")
             for q in 0...3 {
                 let window = WindowAttention(family: family, shift: .fixed(q))
-                let call = UNetCallContext(selfAttentionOverride: window.override)
-                let y = block(x, height: size[0], width: size[1], context: context, call: call)
+                let call = UNetCallContext(collective: SingleShard(), selfAttentionOverride: window.override)
+                let y = try block(x, height: size[0], width: size[1], context: context, call: call)
                 let ref = try file.load("\(name).q\(q).out")
                 let err = relativeError(y, ref)
                 worst.append("\(name) q=\(q): \(err)")
                 XCTAssertLessThanOrEqual(err, Self.tolerance, "\(name) q=\(q)")
                 // The window result must differ from vanilla attention (or the test could not fail).
-                let vanilla = block(x, height: size[0], width: size[1], context: context, call: UNetCallContext())
+                let vanilla = try block(x, height: size[0], width: size[1], context: context, call: .wholeMap)
                 XCTAssertGreaterThan(relativeError(vanilla, ref), 100 * Self.tolerance, "\(name) q=\(q) vanilla")
             }
         }
@@ -144,10 +144,10 @@ final class HiDiffusionOpsTests: XCTestCase {
                 let starts = rows.indices.map { rows[..<$0].reduce(0, +) }
                 let q = parts  // any bucket; 2 and 3 both shift
                 let window = WindowAttention(family: .sd, shift: .fixed(q))
-                let outs = LocalGroup(size: parts).run { rank, collective -> Tensor in
+                let outs = try LocalGroup(size: parts).run { rank, collective -> Tensor in
                     let mine = x.slice(axis: 1, (starts[rank] * w)..<((starts[rank] + rows[rank]) * w))
                     let call = UNetCallContext(collective: collective, selfAttentionOverride: window.override)
-                    return block(mine, height: rows[rank], width: w, context: context, call: call)
+                    return try block(mine, height: rows[rank], width: w, context: context, call: call)
                 }
                 let y = Tensor.concat(outs, axis: 1)
                 let ref = try file.load("\(name).q\(q).out")

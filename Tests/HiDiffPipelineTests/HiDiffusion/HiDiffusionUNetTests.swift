@@ -62,7 +62,7 @@ final class HiDiffusionUNetTests: XCTestCase {
                                      settings: c.settings, seed: 0, modelName: c.modelName)
             try hd.validate(unet.config)
             var context = hd.callContext(callIndex: c.k, callCount: c.steps, latentHeight: c.height,
-                                         latentWidth: c.width)
+                                         latentWidth: c.width, collective: SingleShard())
             // The operators the oracle ran.
             var ops: [String: [Int]] = [:]
             if !context.downsamplerGeometry.isEmpty { ops["rad"] = context.downsamplerGeometry.keys.sorted() }
@@ -112,7 +112,7 @@ final class HiDiffusionUNetTests: XCTestCase {
         let ref = try file.load("\(c.name).out")
         let shifts = try XCTUnwrap(c.shifts)
         let hd = try HiDiffusion(family: c.family, nativeLatentSize: 16, settings: c.settings, seed: 0)
-        var right = hd.callContext(callIndex: c.k, callCount: c.steps, latentHeight: c.height, latentWidth: c.width)
+        var right = hd.callContext(callIndex: c.k, callCount: c.steps, latentHeight: c.height, latentWidth: c.width, collective: SingleShard())
         right.selfAttentionOverride = WindowAttention(family: c.family, shift: .explicit { shifts[$1] }).override
         XCTAssertLessThanOrEqual(relativeError(try Self.run(unet, c, context: right, file: file), ref), Self.tolerance)
         var wrongShift = right
@@ -134,7 +134,7 @@ final class HiDiffusionUNetTests: XCTestCase {
         let sample = try file.load("inputs.sd15.64x64.b2.sample")
         let ehs = try file.load("inputs.sd15.64x64.b2.encoder_hidden_states")
         let hd = try HiDiffusion(family: .sd, nativeLatentSize: 8, settings: HiDiffusionSettings(), seed: 42)
-        let context = hd.callContext(callIndex: 0, callCount: 10, latentHeight: 64, latentWidth: 64)
+        let context = hd.callContext(callIndex: 0, callCount: 10, latentHeight: 64, latentWidth: 64, collective: SingleShard())
         let both = try unet(sample, timestep: 500, encoderHiddenStates: ehs, context: context)
         for i in 0..<2 {
             let one = try unet(sample.slice(axis: 0, i..<(i + 1)), timestep: 500,

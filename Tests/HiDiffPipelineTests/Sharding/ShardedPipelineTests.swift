@@ -1,0 +1,107 @@
+import HiDiffCore
+import HiDiffImage
+import HiDiffModels
+import HiDiffPipeline
+import HiDiffSchedulers
+import HiDiffTestSupport
+import XCTest
+
+/// Whole generations split into K row stripes (`LocalGroup`, one thread per rank) against the same request on
+/// one node: the SD 1.5, SD 2.1 and SDXL layouts, with and without HiDiffusion, square and not, stripes that
+/// do not fall on window edges, an ancestral scheduler and img2img. The TCP transport equals `LocalGroup`
+/// bit for bit (HiDiffGroupTests), so this is also what a group of workers produces.
+final class ShardedPipelineTests: XCTestCase {
+    let latentTolerance: Float = 1e-4
+
+    struct Run {
+        var latents: Tensor
+        var image: RGBImage
+    }
+
+    private func single(_ pipeline: StableDiffusionPipeline, _ request: GenerationRequest, initImage: RGBImage? = nil) throws -> Run {
+        let latents = try pipeline.denoise(request, initImage: initImage, control: DenoiseControl())
+        return Run(latents: latents, image: try pipeline.decode(latents))
+    }
+
+    private func sharded(_ pipeline: StableDiffusionPipeline, _ request: GenerationRequest, parts: Int,
+                         initImage: RGBImage? = nil) throws -> Run {
+        let runs = try LocalGroup(size: parts).run { _, collective -> Run in
+            var control = DenoiseControl()
+            control.collective = collective
+            let latents = try pipeline.denoise(request, initImage: initImage, control: control)
+            return Run(latents: latents, image: try pipeline.decode(latents, collective: collective))
+        }
+        // Every rank keeps the whole latent and image, bit for bit the same.
+        for run in runs.dropFirst() {
+            XCTAssertEqual(run.latents, runs[0].latents, "ranks disagree on the latents")
+            XCTAssertEqual(run.image.pixels, runs[0].image.pixels, "ranks disagree on the image")
+        }
+        return runs[0]
+    }
+
+    private func maxPixelDifference(_ a: RGBImage, _ b: RGBImage) -> Int {
+        zip(a.pixels, b.pixels).map { abs(Int($0) - Int($1)) }.max() ?? 0
+    }
+
+    private func check(model: String, width: Int, height: Int, hidiffusion: Bool, parts: [Int],
+                       scheduler: SchedulerKind = .ddim, file: StaticString = #filePath, line: UInt = #line) throws {
+        let pipeline = try StableDiffusionPipeline(path: Fixtures.path("models/\(model)"))
+        var request = GenerationRequest(prompt: "a red cube on a table", width: width, height: height, steps: 3,
+                                        seed: 7, scheduler: scheduler)
+        request.hidiffusion = hidiffusion ? .on : .off
+        let reference = try single(pipeline, request)
+        for k in parts {
+            let got = try sharded(pipeline, request, parts: k)
+            let err = relativeError(got.latents, reference.latents)
+            let pixels = maxPixelDifference(got.image, reference.image)
+            let label = "\(model) \(width)x\(height) hidiffusion=\(hidiffusion) \(scheduler) K=\(k)"
+            XCTAssertLessThanOrEqual(err, latentTolerance, "\(label): latent relative error \(err)", file: file, line: line)
+            XCTAssertLessThanOrEqual(pixels, 1, "\(label): max pixel difference \(pixels)", file: file, line: line)
+        }
+    }
+
+    func testSD15LayoutWithoutHiDiffusion() throws {
+        // 264 px: 33 latent rows, stripes of 8 and a last stripe that is not a multiple of 8.
+        try check(model: "sd15-tiny", width: 96, height: 264, hidiffusion: false, parts: [1, 2, 3, 4])
+    }
+
+    func testSD15LayoutWithHiDiffusion() throws {
+        // RAU-Net and MSW-MSA: stripes of multiples of 32 latent rows; 776 px = 97 rows, the last stripe odd.
+        try check(model: "sd15-tiny", width: 136, height: 776, hidiffusion: true, parts: [2, 3, 4])
+        try check(model: "sd15-tiny", width: 192, height: 520, hidiffusion: true, parts: [2], scheduler: .eulerAncestral)
+        // An even window map (66 x 18 latent): each rank attends only its own rows' queries.
+        try check(model: "sd15-tiny", width: 144, height: 528, hidiffusion: true, parts: [2, 3])
+    }
+
+    func testSD21Layout() throws {
+        try check(model: "sd21-tiny", width: 80, height: 200, hidiffusion: false, parts: [3])
+        try check(model: "sd21-tiny", width: 144, height: 528, hidiffusion: true, parts: [2])
+    }
+
+    func testSDXLLayout() throws {
+        try check(model: "sdxl-tiny", width: 72, height: 104, hidiffusion: false, parts: [2, 3])
+        try check(model: "sdxl-tiny", width: 200, height: 264, hidiffusion: true, parts: [2])
+    }
+
+    func testImg2ImgEncodesOnStripes() throws {
+        let pipeline = try StableDiffusionPipeline(path: Fixtures.path("models/sd15-tiny"))
+        let pixels = (0..<(64 * 136 * 3)).map { UInt8(truncatingIfNeeded: $0 * 37 + $0 / 191) }
+        let initImage = RGBImage(width: 64, height: 136, pixels: pixels)
+        var request = GenerationRequest(prompt: "a cat", steps: 4, seed: 9, scheduler: .eulerAncestral, initImage: "init.png",
+                                        strength: 0.6)
+        request.hidiffusion = .off
+        let reference = try single(pipeline, request, initImage: initImage)
+        let got = try sharded(pipeline, request, parts: 2, initImage: initImage)
+        XCTAssertLessThanOrEqual(relativeError(got.latents, reference.latents), latentTolerance)
+        XCTAssertLessThanOrEqual(maxPixelDifference(got.image, reference.image), 1)
+    }
+
+    func testAStripeCountTheLatentCannotHoldIsRefusedWithWhatWouldWork() throws {
+        XCTAssertThrowsError(try StripePlan(latentHeight: 16, parts: 3, unit: 8)) { error in
+            XCTAssertTrue("\(error)".contains("at most 2"), "\(error)")
+        }
+        XCTAssertEqual(try StripePlan(latentHeight: 33, parts: 4, unit: 8).rows, [8, 8, 8, 9])
+        XCTAssertEqual(try StripePlan(latentHeight: 97, parts: 3, unit: 32).rows, [32, 32, 33])
+        XCTAssertEqual(try StripePlan(latentHeight: 75, parts: 2, unit: 8).rows, [40, 35])
+    }
+}
