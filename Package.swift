@@ -57,6 +57,13 @@ let package = Package(
             "HiDiffCore",
             .product(name: "NIOCore", package: "swift-nio"),
         ], swiftSettings: swift6),
+        // Render groups: the TCP transport of the engine's Collective (a ring of authenticated peer links).
+        .target(name: "HiDiffGroup", dependencies: [
+            "HiDiffCore", "HiDiffProtocol",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swift6),
         // The coordinator: claims jobs, leases them to workers over TCP, records progress and results.
         .target(name: "HiDiffCoordinator", dependencies: [
             "HiDiffStore", "HiDiffProtocol", "HiDiffPipeline",
@@ -66,7 +73,7 @@ let package = Package(
         ], swiftSettings: swift6),
         // The worker: registers with coordinators, runs jobs on compute threads, checkpoints, drains.
         .target(name: "HiDiffWorker", dependencies: [
-            "HiDiffProtocol", "HiDiffPipeline", "HiDiffImage", "HiDiffModels", "HiDiffCore",
+            "HiDiffProtocol", "HiDiffPipeline", "HiDiffImage", "HiDiffModels", "HiDiffCore", "HiDiffGroup",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -78,6 +85,7 @@ let package = Package(
             "HiDiffStore",
             "HiDiffCoordinator",
             "HiDiffWorker",
+            "HiDiffGroup",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -94,8 +102,12 @@ let package = Package(
         .testTarget(name: "HiDiffStoreTests", dependencies: ["HiDiffStore", "HiDiffPostgres", "HiDiffTestSupport"],
                     swiftSettings: swift6),
         .testTarget(name: "HiDiffProtocolTests", dependencies: [
-            "HiDiffProtocol", .product(name: "NIOCore", package: "swift-nio"),
+            "HiDiffProtocol", "HiDiffCore", .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
+        ], swiftSettings: swift6),
+        .testTarget(name: "HiDiffGroupTests", dependencies: [
+            "HiDiffGroup", "HiDiffProtocol", "HiDiffCore", "HiDiffTestSupport",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
         .testTarget(name: "HiDiffCoordinatorTests", dependencies: ["HiDiffCoordinator", "HiDiffProtocol", "HiDiffStore"],
                     swiftSettings: swift6),

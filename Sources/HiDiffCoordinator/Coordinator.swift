@@ -89,10 +89,12 @@ public final class Coordinator: Sendable {
                 _ = links.withLock { $0[id]?.yield(.send(message)) }
             case let .close(id, reason):
                 _ = links.withLock { $0[id]?.yield(.close(reason)) }
-            case let .claim(id, worker, models):
+            case let .claim(id, worker, models, capacity):
                 let jobs: [ClaimedJob]
                 do {
-                    jobs = try await store.run { try $0.claim(owner: owner, worker: worker, models: models, limit: 1, lease: lease) }
+                    jobs = try await store.run {
+                        try $0.claim(owner: owner, worker: worker, models: models, limit: 1, lease: lease, capacity: capacity)
+                    }
                 } catch {
                     logger.error("claim for \(worker) failed: \(error)")
                     jobs = []
@@ -101,6 +103,9 @@ public final class Coordinator: Sendable {
                     logger.info("assigning job", metadata: ["job": "\(job.lease.jobID)", "attempt": "\(job.lease.attempt)", "worker": "\(worker)"])
                 }
                 eventSink.yield(.claimed(id, jobs))
+            case let .recordGroup(l, names):
+                try await fenced(l) { try await store.runRetrying("group") { try $0.recordGroup(l, workers: names) } }
+                logger.info("sharded job grouped", metadata: ["job": "\(l.jobID)", "attempt": "\(l.attempt)", "workers": "\(names)"])
             case let .registerWorker(info):
                 let registration = WorkerRegistration(
                     name: info.name, address: info.address, cores: Int(info.cores), memoryBytes: info.memoryBytes,

@@ -8,6 +8,13 @@ import HiDiffStore
 /// and turns the worker's messages into fenced store writes. Every message from a worker names
 /// (job, attempt); anything that is not the job this coordinator assigned to that worker is dropped, which
 /// mirrors the database fence on the wire.
+///
+/// One claim is in flight at a time, so the idle workers it counts stay idle until it returns: a job
+/// sharded over K workers (its group) is claimed only when K idle workers offer its model, and all K are
+/// assigned at once, each with its rank. Rank 0 (the leader) reports progress, checkpoints and the result;
+/// the others report `memberDone`. The job's fate is decided by the first decisive event (the leader's
+/// result or failure, a member's failure, a member lost); the remaining members are told to stop and stay
+/// busy until they say they have.
 public struct Dispatcher: Sendable {
     /// Seconds a lease lasts before another coordinator may rescue the job.
     public let leaseSeconds: Double
@@ -32,12 +39,19 @@ public struct Dispatcher: Sendable {
     }
 
     struct HeldJob: Sendable {
+        /// The leader (rank 0; the only member of an unsharded job).
         var connection: ConnectionID
+        /// Every member in rank order (the leader first).
+        var members: [ConnectionID]
         var cancelSent = false
     }
 
     var workers: [ConnectionID: WorkerEntry] = [:]
     var held: [Lease: HeldJob] = [:]
+    /// The worker a claim is in flight for (at most one at a time).
+    var claimInFlight: ConnectionID?
+    /// Idle workers whose last claim found nothing, since the last wake: not asked again until one.
+    var foundNothing: Set<ConnectionID> = []
     var lastRenew: Double
     var lastPoll: Double
     var lastStatus: Double
@@ -59,29 +73,38 @@ public struct Dispatcher: Sendable {
         switch event {
         case let .registered(id, info):
             workers[id] = WorkerEntry(info: info)
-            return [.registerWorker(info)] + claimIfIdle(id)
+            return [.registerWorker(info)] + claimNext()
         case let .disconnected(id, reason):
             guard let entry = workers.removeValue(forKey: id) else { return [] }
+            foundNothing.remove(id)
             var actions: [DispatcherAction] = [.workerOffline(name: entry.info.name)]
             switch entry.slot {
             case let .running(lease), let .stopping(lease):
-                if held.removeValue(forKey: lease) != nil {
+                if let job = held.removeValue(forKey: lease) {
                     actions.append(.release(lease, reason: "worker \(entry.info.name) disconnected: \(reason)"))
+                    actions += stopOthers(of: job, lease: lease, except: id)
                 }
-            case .idle, .claiming: break
+            case .claiming:
+                if claimInFlight == id { claimInFlight = nil }
+            case .idle: break
             }
-            return actions
+            return actions + claimNext()
         case let .claimed(id, jobs):
-            return assign(jobs, to: id)
+            if claimInFlight == id { claimInFlight = nil }
+            if jobs.isEmpty, workers[id] != nil { foundNothing.insert(id) }
+            return assign(jobs, to: id) + claimNext()
         case .wake:
-            return workers.keys.sorted { $0.value < $1.value }.flatMap { claimIfIdle($0) }
+            foundNothing = []
+            return claimNext()
         case let .cancelRequested(leases):
             var actions: [DispatcherAction] = []
             for lease in leases {
                 guard var job = held[lease], !job.cancelSent else { continue }
                 job.cancelSent = true
                 held[lease] = job
-                actions.append(.send(job.connection, .cancel(jobID: lease.jobID, attempt: Int32(lease.attempt))))
+                for member in job.members {
+                    actions.append(.send(member, .cancel(jobID: lease.jobID, attempt: Int32(lease.attempt))))
+                }
             }
             return actions
         case let .drainRequested(names):
@@ -94,8 +117,8 @@ public struct Dispatcher: Sendable {
         case let .leaseLost(lease):
             guard let job = held.removeValue(forKey: lease) else { return [] }
             workers[job.connection]?.slot = .stopping(lease)
-            return [.log("lease lost on job \(lease.jobID) attempt \(lease.attempt): another coordinator owns it; stopping it on its worker"),
-                    .send(job.connection, .cancel(jobID: lease.jobID, attempt: Int32(lease.attempt)))]
+            return [.log("lease lost on job \(lease.jobID) attempt \(lease.attempt): another coordinator owns it; stopping it on its worker")]
+                + stopOthers(of: job, lease: lease, except: nil)
         case let .message(id, message):
             return received(message, from: id, now: now)
         case .tick:
@@ -135,10 +158,46 @@ public struct Dispatcher: Sendable {
                              stepsPerSecond: entry.stepsPerSecond)
     }
 
-    private mutating func claimIfIdle(_ id: ConnectionID) -> [DispatcherAction] {
-        guard let entry = workers[id], entry.slot == .idle, !entry.draining else { return [] }
+    private func canClaim(_ id: ConnectionID) -> Bool {
+        guard let entry = workers[id] else { return false }
+        return entry.slot == .idle && !entry.draining
+    }
+
+    /// Starts a claim for the first idle worker that has not come back empty since the last wake, unless
+    /// one is in flight. `capacity` counts, per model, the idle workers that could join its group.
+    private mutating func claimNext() -> [DispatcherAction] {
+        guard claimInFlight == nil,
+              let id = workers.keys.filter({ canClaim($0) && !foundNothing.contains($0) }).min(by: { $0.value < $1.value }),
+              let entry = workers[id] else { return [] }
         workers[id]?.slot = .claiming
-        return [.claim(id, worker: entry.info.name, models: entry.info.models.map(\.name))]
+        claimInFlight = id
+        var capacity: [String: Int] = [:]
+        for model in entry.info.models.map(\.name) {
+            capacity[model] = entry.info.peerAddress == nil ? 1 : 1 + recruits(for: model, leader: id).count
+        }
+        return [.claim(id, worker: entry.info.name, models: entry.info.models.map(\.name), capacity: capacity)]
+    }
+
+    /// Idle workers other than `leader` that offer `model` and accept peer links, in connection order.
+    private func recruits(for model: String, leader: ConnectionID) -> [ConnectionID] {
+        workers.keys.filter { id in
+            guard id != leader, canClaim(id), let e = workers[id], e.info.peerAddress != nil else { return false }
+            return e.info.models.contains { $0.name == model }
+        }.sorted { $0.value < $1.value }
+    }
+
+    /// Sends cancel to the members of `job` that are still on it (but `except`), marking them stopping.
+    private mutating func stopOthers(of job: HeldJob, lease: Lease, except: ConnectionID?) -> [DispatcherAction] {
+        var actions: [DispatcherAction] = []
+        for member in job.members where member != except {
+            switch workers[member]?.slot {
+            case .running(let l)? where l == lease, .stopping(let l)? where l == lease:
+                workers[member]?.slot = .stopping(lease)
+                actions.append(.send(member, .cancel(jobID: lease.jobID, attempt: Int32(lease.attempt))))
+            default: break
+            }
+        }
+        return actions
     }
 
     private mutating func assign(_ jobs: [ClaimedJob], to id: ConnectionID) -> [DispatcherAction] {
@@ -148,16 +207,37 @@ public struct Dispatcher: Sendable {
             return jobs.map { .release($0.lease, reason: "worker left before the assignment") }
         }
         var actions: [DispatcherAction] = jobs.dropFirst().map { .release($0.lease, reason: "claimed one too many") }
-        workers[id]?.slot = .running(job.lease)
-        workers[id]?.step = job.checkpoint?.step ?? 0
-        workers[id]?.lastStepAt = nil
-        held[job.lease] = HeldJob(connection: id)
-        let assignment = Assignment(
-            jobID: job.lease.jobID, attempt: Int32(job.lease.attempt), model: job.model,
-            requestJSON: job.requestJSON, initImage: job.initImage, checkpoint: job.checkpoint?.state,
-            checkpointStep: job.checkpoint.map { Int32($0.step) }, checkpointEvery: Int32(checkpointEvery))
-        actions.append(.send(id, .assign(assignment)))
-        actions.append(status(workers[id]!))
+        var members = [id]
+        if job.groupSize > 1 {
+            let others = recruits(for: job.model, leader: id)
+            guard others.count >= job.groupSize - 1, entry.info.peerAddress != nil else {
+                // A member left while the claim ran: give the job back; the next wake tries again.
+                workers[id]?.slot = .idle
+                return actions + [.release(job.lease, reason: "\(job.groupSize) workers were free at the claim but not at the assignment")]
+            }
+            members += others.prefix(job.groupSize - 1)
+        }
+        held[job.lease] = HeldJob(connection: id, members: members)
+        let peers = members.map { workers[$0]?.info.peerAddress ?? "" }
+        let names = members.map { workers[$0]?.info.name ?? "" }
+        if members.count > 1 { actions.append(.recordGroup(job.lease, workers: names)) }
+        for (rank, member) in members.enumerated() {
+            workers[member]?.slot = .running(job.lease)
+            workers[member]?.step = job.checkpoint?.step ?? 0
+            workers[member]?.lastStepAt = nil
+            foundNothing.remove(member)
+            let group = members.count > 1
+                ? GroupAssignment(groupID: GroupAssignment.id(jobID: job.lease.jobID, attempt: Int32(job.lease.attempt)),
+                                  rank: Int32(rank), peers: peers, names: names)
+                : nil
+            let assignment = Assignment(
+                jobID: job.lease.jobID, attempt: Int32(job.lease.attempt), model: job.model,
+                requestJSON: job.requestJSON, initImage: job.initImage, checkpoint: job.checkpoint?.state,
+                checkpointStep: job.checkpoint.map { Int32($0.step) }, checkpointEvery: Int32(checkpointEvery),
+                group: group)
+            actions.append(.send(member, .assign(assignment)))
+            actions.append(status(workers[member]!))
+        }
         return actions
     }
 
@@ -198,6 +278,9 @@ public struct Dispatcher: Sendable {
             guard let (lease, _) = lease(of: id, jobID: jobID, attempt: attempt) else {
                 return staleMessage("result", jobID, attempt, id)
             }
+            guard held[lease].map({ $0.connection == id }) ?? true else {
+                return [.close(id, reason: "a group member other than rank 0 sent a result")]
+            }
             let ours = held.removeValue(forKey: lease) != nil
             workers[id]?.slot = .idle
             return (ours ? [.complete(lease, png: png, latents: latents, metadataJSON: metadata)] : [])
@@ -211,12 +294,30 @@ public struct Dispatcher: Sendable {
             var actions: [DispatcherAction] = []
             if let job {
                 actions.append(job.cancelSent ? .cancelled(lease) : .fail(lease, error: error, retryable: retryable))
+                actions += stopOthers(of: job, lease: lease, except: id)
+            }
+            return actions + finishedWork(id)
+        case let .memberDone(jobID, attempt, error):
+            guard let (lease, _) = lease(of: id, jobID: jobID, attempt: attempt) else {
+                return staleMessage("memberDone", jobID, attempt, id)
+            }
+            workers[id]?.slot = .idle
+            var actions: [DispatcherAction] = []
+            // A member that failed fails the attempt (retryable: the group is re-formed from the checkpoint).
+            if let error, let job = held[lease], job.connection != id {
+                held.removeValue(forKey: lease)
+                let name = workers[id]?.info.name ?? "\(id)"
+                actions.append(job.cancelSent ? .cancelled(lease)
+                               : .fail(lease, error: "group member \(name): \(error)", retryable: true))
+                actions += stopOthers(of: job, lease: lease, except: id)
             }
             return actions + finishedWork(id)
         case .heartbeat, .goodbye:
             return []
         case .hello, .challenge, .proof, .welcome, .register, .assign, .cancel, .drain:
             return [.close(id, reason: "worker sent a coordinator-only message")]
+        case .peerHello, .peerChallenge, .peerProof, .peerWelcome, .peerData:
+            return [.close(id, reason: "worker sent a peer-link message on its coordinator link")]
         }
     }
 
@@ -224,7 +325,7 @@ public struct Dispatcher: Sendable {
     private mutating func finishedWork(_ id: ConnectionID) -> [DispatcherAction] {
         guard let entry = workers[id] else { return [] }
         if entry.draining { return [status(entry)] }
-        return [status(entry)] + claimIfIdle(id)
+        return [status(entry)] + claimNext()
     }
 
     private func staleMessage(_ kind: String, _ jobID: Int64, _ attempt: Int32, _ id: ConnectionID) -> [DispatcherAction] {

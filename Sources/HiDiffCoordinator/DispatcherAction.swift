@@ -5,8 +5,11 @@ import HiDiffStore
 public enum DispatcherAction: Sendable {
     case send(ConnectionID, Message)
     case close(ConnectionID, reason: String)
-    /// Claim at most one job this worker can run, for this worker.
-    case claim(ConnectionID, worker: String, models: [String])
+    /// Claim at most one job this worker can run, for this worker; a sharded job only if `capacity` (idle
+    /// workers that could form its group, per model) covers its group.
+    case claim(ConnectionID, worker: String, models: [String], capacity: [String: Int])
+    /// Record a sharded job's group (worker names in rank order).
+    case recordGroup(Lease, workers: [String])
     case registerWorker(WorkerInfo)
     case workerStatus(name: String, state: String, job: Int64?, step: Int?, stepsPerSecond: Double?)
     case workerOffline(name: String)

@@ -16,10 +16,14 @@ public struct Assignment: Sendable, Equatable {
     public var checkpointStep: Int32?
     /// Send a checkpoint every this many steps (0: never).
     public var checkpointEvery: Int32
+    /// Set when the job is sharded across a group of workers: this worker's rank and its peers.
+    public var group: GroupAssignment?
 
     /// Memberwise; optional parts default to nil, `checkpointEvery` to 0 (never).
     public init(jobID: Int64, attempt: Int32, model: String, requestJSON: String, initImage: [UInt8]? = nil,
-                checkpoint: [UInt8]? = nil, checkpointStep: Int32? = nil, checkpointEvery: Int32 = 0) {
+                checkpoint: [UInt8]? = nil, checkpointStep: Int32? = nil, checkpointEvery: Int32 = 0,
+                group: GroupAssignment? = nil) {
+        self.group = group
         self.jobID = jobID
         self.attempt = attempt
         self.model = model

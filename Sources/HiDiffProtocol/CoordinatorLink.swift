@@ -141,7 +141,7 @@ public struct CoordinatorLink: Sendable {
             return [.registered(info)]
 
         case (.registered, .heartbeat), (.registered, .accepted), (.registered, .progress),
-             (.registered, .checkpoint), (.registered, .result), (.registered, .failed):
+             (.registered, .checkpoint), (.registered, .result), (.registered, .failed), (.registered, .memberDone):
             return [.deliver(m)]
 
         default:

@@ -22,9 +22,12 @@ public enum FrameCodec {
     /// The largest payload a frame of type `t` may announce.
     public static func maxPayload(for t: MessageType) -> Int {
         switch t {
-        case .hello, .challenge, .proof, .welcome, .heartbeat, .cancel, .drain, .goodbye, .accepted, .progress:
+        case .hello, .challenge, .proof, .welcome, .heartbeat, .cancel, .drain, .goodbye, .accepted, .progress,
+             .peerHello, .peerChallenge, .peerProof, .peerWelcome:
             return 64 * kib
-        case .register, .failed:
+        case .peerData:
+            return PeerData.maxChunkBytes + PeerData.maxFieldBytes
+        case .register, .failed, .memberDone:
             return 1 * mib
         case .assign:
             return 256 * mib

@@ -35,6 +35,7 @@ extension Message {
                 b.writeWireString(model.family)
                 b.writeWireInteger(Int64(model.nativeSize))
             }
+            b.writeWireOptional(info.peerAddress) { $0.writeWireString($1) }
         case .heartbeat(let state):
             b.writeWireOptional(state) { b, s in
                 b.writeWireOptional(s.busyJobID) { $0.writeWireInteger($1) }
@@ -52,6 +53,15 @@ extension Message {
             b.writeWireOptional(a.checkpoint) { $0.writeWireBytes($1) }
             b.writeWireOptional(a.checkpointStep) { $0.writeWireInteger($1) }
             b.writeWireInteger(a.checkpointEvery)
+            b.writeWireOptional(a.group) { b, g in
+                b.writeWireInteger(g.groupID)
+                b.writeWireInteger(g.rank)
+                b.writeWireInteger(UInt32(truncatingIfNeeded: g.peers.count))
+                for (peer, name) in zip(g.peers, g.names) {
+                    b.writeWireString(peer)
+                    b.writeWireString(name)
+                }
+            }
         case .accepted(let jobID, let attempt), .cancel(let jobID, let attempt):
             b.writeWireInteger(jobID)
             b.writeWireInteger(attempt)
@@ -80,6 +90,21 @@ extension Message {
             break
         case .goodbye(let reason):
             b.writeWireString(reason)
+        case .peerHello(let hello):
+            hello.write(into: &b)
+        case .peerChallenge(let nonce, let proof):
+            b.writeWireBytes(nonce)
+            b.writeWireBytes(proof)
+        case .peerProof(let proof):
+            b.writeWireBytes(proof)
+        case .peerWelcome:
+            break
+        case .peerData(let data):
+            data.write(into: &b)
+        case .memberDone(let jobID, let attempt, let error):
+            b.writeWireInteger(jobID)
+            b.writeWireInteger(attempt)
+            b.writeWireOptional(error) { $0.writeWireString($1) }
         }
     }
 
@@ -128,7 +153,8 @@ extension Message {
                 checkpoint: try b.readWireOptional("assign.checkpoint") { try $0.readWireBytes("assign.checkpoint") },
                 checkpointStep: try b.readWireOptional("assign.checkpointStep") {
                     try $0.readWireInteger("assign.checkpointStep") },
-                checkpointEvery: try b.readWireInteger("assign.checkpointEvery")))
+                checkpointEvery: try b.readWireInteger("assign.checkpointEvery"),
+                group: try b.readWireOptional("assign.group") { try readGroup(from: &$0) }))
         case .accepted:
             return .accepted(jobID: try b.readWireInteger("accepted.jobID"),
                              attempt: try b.readWireInteger("accepted.attempt"))
@@ -160,6 +186,21 @@ extension Message {
             return .drain
         case .goodbye:
             return .goodbye(reason: try b.readWireString("goodbye.reason"))
+        case .peerHello:
+            return .peerHello(try PeerHello.read(from: &b))
+        case .peerChallenge:
+            return .peerChallenge(nonce: try b.readWireBytes("peerChallenge.nonce", exactly: secretSize),
+                                  proof: try b.readWireBytes("peerChallenge.proof", exactly: secretSize))
+        case .peerProof:
+            return .peerProof(proof: try b.readWireBytes("peerProof.proof", exactly: secretSize))
+        case .peerWelcome:
+            return .peerWelcome
+        case .peerData:
+            return .peerData(try PeerData.read(from: &b))
+        case .memberDone:
+            return .memberDone(jobID: try b.readWireInteger("memberDone.jobID"),
+                               attempt: try b.readWireInteger("memberDone.attempt"),
+                               error: try b.readWireOptional("memberDone.error") { try $0.readWireString("memberDone.error") })
         }
     }
 
@@ -183,8 +224,24 @@ extension Message {
             }
             models.append(ModelInfo(name: modelName, family: family, nativeSize: nativeSize))
         }
+        let peerAddress = try b.readWireOptional("register.peerAddress") { try $0.readWireString("register.peerAddress") }
         return .init(name: name, address: address, cores: cores, memoryBytes: memoryBytes, version: version,
-                     kernels: kernels, models: models)
+                     kernels: kernels, models: models, peerAddress: peerAddress)
+    }
+
+    private static func readGroup(from b: inout ByteBuffer) throws -> GroupAssignment {
+        let groupID: UInt64 = try b.readWireInteger("assign.group.id")
+        let rank: Int32 = try b.readWireInteger("assign.group.rank")
+        let count = try b.readWireCount("assign.group.peers", minimumElementSize: 8, limit: GroupAssignment.maxSize)
+        var peers: [String] = [], names: [String] = []
+        for _ in 0..<count {
+            peers.append(try b.readWireString("assign.group.peer"))
+            names.append(try b.readWireString("assign.group.name"))
+        }
+        guard count >= 2, rank >= 0, Int(rank) < count else {
+            throw ProtocolError.invalidField(name: "assign.group", reason: "rank \(rank) of a group of \(count)")
+        }
+        return GroupAssignment(groupID: groupID, rank: rank, peers: peers, names: names)
     }
 
     /// Checks what `writePayload` cannot express or the peer would refuse (sizes of secrets, tensor shapes,
@@ -198,6 +255,15 @@ extension Message {
             try Self.check(proof, "challenge.proof")
         case .proof(let proof):
             try Self.check(proof, "proof.proof")
+        case .peerHello(let hello):
+            try hello.validate()
+        case .peerChallenge(let nonce, let proof):
+            try Self.check(nonce, "peerChallenge.nonce")
+            try Self.check(proof, "peerChallenge.proof")
+        case .peerProof(let proof):
+            try Self.check(proof, "peerProof.proof")
+        case .peerData(let data):
+            try data.validate()
         case .welcome(_, let heartbeatSeconds):
             guard heartbeatSeconds.isFinite else {
                 throw ProtocolError.invalidField(name: "welcome.heartbeatSeconds", reason: "not a finite number")
@@ -209,6 +275,12 @@ extension Message {
             }
             for m in info.models where Int64(exactly: m.nativeSize) == nil {
                 throw ProtocolError.invalidField(name: "register.models.nativeSize", reason: "out of range")
+            }
+        case .assign(let a):
+            if let g = a.group, g.peers.count != g.names.count || g.peers.count < 2
+                || g.peers.count > GroupAssignment.maxSize || g.rank < 0 || Int(g.rank) >= g.peers.count {
+                throw ProtocolError.invalidField(name: "assign.group",
+                                                 reason: "rank \(g.rank) of \(g.peers.count) peers and \(g.names.count) names")
             }
         case .heartbeat(let state):
             if let s = state?.stepsPerSecond, !s.isFinite {

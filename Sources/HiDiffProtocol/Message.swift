@@ -1,4 +1,5 @@
-/// One protocol message. W->C is worker to coordinator, C->W the reverse.
+/// One protocol message. W->C is worker to coordinator, C->W the reverse; D->A is a peer link's dialer to its
+/// acceptor (two members of a render group), A->D the reverse.
 ///
 /// Encode and decode with `FrameCodec`; the handshake order is enforced by `CoordinatorLink` and `WorkerLink`.
 public enum Message: Sendable, Equatable {
@@ -30,8 +31,20 @@ public enum Message: Sendable, Equatable {
     case cancel(jobID: Int64, attempt: Int32)
     /// C->W: finish or checkpoint the current step and leave.
     case drain
-    /// Both ways, just before a close.
+    /// Both ways, just before a close (also an acceptor's refusal of a peer link).
     case goodbye(reason: String)
+    /// D->A, first message of a peer link: the group, both ranks and the dialer's nonce.
+    case peerHello(PeerHello)
+    /// A->D: the acceptor's 32-byte nonce and its proof (`PeerHello.proof`, role `PeerHello.acceptorRole`).
+    case peerChallenge(nonce: [UInt8], proof: [UInt8])
+    /// D->A: the dialer's proof (role `PeerHello.dialerRole`).
+    case peerProof(proof: [UInt8])
+    /// A->D: the link is attached to the acceptor's group; data may flow both ways.
+    case peerWelcome
+    /// Both ways on an established peer link: one chunk of a collective call's data.
+    case peerData(PeerData)
+    /// W->C: a group member other than rank 0 finished its part of a sharded job (`error` nil) or failed.
+    case memberDone(jobID: Int64, attempt: Int32, error: String?)
 
     /// The frame type this message travels as.
     public var type: MessageType {
@@ -51,6 +64,12 @@ public enum Message: Sendable, Equatable {
         case .cancel: return .cancel
         case .drain: return .drain
         case .goodbye: return .goodbye
+        case .peerHello: return .peerHello
+        case .peerChallenge: return .peerChallenge
+        case .peerProof: return .peerProof
+        case .peerWelcome: return .peerWelcome
+        case .peerData: return .peerData
+        case .memberDone: return .memberDone
         }
     }
 }

@@ -3,6 +3,10 @@ public enum MessageType: UInt8, Sendable, CaseIterable, CustomStringConvertible 
     /// See the `Message` case of the same name.
     case hello = 1, challenge, proof, welcome, register, heartbeat, assign, progress, checkpoint, result, failed,
          cancel, drain, goodbye, accepted
+    /// Peer links between the members of a render group (see `PeerHello` and `PeerData`).
+    case peerHello = 16, peerChallenge, peerProof, peerWelcome, peerData
+    /// A group member other than rank 0 finished its part of a sharded job.
+    case memberDone = 21
 
     /// Lower-case name used in logs and error descriptions.
     public var description: String {
@@ -22,6 +26,12 @@ public enum MessageType: UInt8, Sendable, CaseIterable, CustomStringConvertible 
         case .drain: return "drain"
         case .goodbye: return "goodbye"
         case .accepted: return "accepted"
+        case .peerHello: return "peerHello"
+        case .peerChallenge: return "peerChallenge"
+        case .peerProof: return "peerProof"
+        case .peerWelcome: return "peerWelcome"
+        case .peerData: return "peerData"
+        case .memberDone: return "memberDone"
         }
     }
 }

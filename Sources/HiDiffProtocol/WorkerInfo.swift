@@ -14,13 +14,17 @@ public struct WorkerInfo: Sendable, Equatable {
     public var kernels: String
     /// The models it can run (at most `WorkerInfo.maxModels`).
     public var models: [ModelInfo]
+    /// Where the worker accepts links from the other members of a sharded job's group ("host:port");
+    /// nil: it runs whole jobs only.
+    public var peerAddress: String?
 
     /// The largest model list a register message may carry.
     public static let maxModels = 4096
 
     /// Memberwise.
     public init(name: String, address: String, cores: Int32, memoryBytes: Int64, version: String, kernels: String,
-                models: [ModelInfo]) {
+                models: [ModelInfo], peerAddress: String? = nil) {
+        self.peerAddress = peerAddress
         self.name = name
         self.address = address
         self.cores = cores

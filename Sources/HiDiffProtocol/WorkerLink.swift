@@ -161,7 +161,7 @@ public struct WorkerLink: Sendable {
         if case .goodbye(let reason) = m { return close(reason: reason) }
         guard isAuthenticated else { return [] }
         switch m {
-        case .register, .heartbeat, .accepted, .progress, .checkpoint, .result, .failed:
+        case .register, .heartbeat, .accepted, .progress, .checkpoint, .result, .failed, .memberDone:
             return [.send(m)]
         default:
             return []

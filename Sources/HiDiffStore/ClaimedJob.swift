@@ -16,10 +16,13 @@ public struct ClaimedJob: Sendable {
     public let maxAttempts: Int
     /// The job's priority.
     public let priority: Int
+    /// Workers that render it together (1: one worker).
+    public let groupSize: Int
 
     /// Creates a claimed-job value.
     public init(lease: Lease, model: String, requestJSON: String, steps: Int, initImage: [UInt8]?,
-                checkpoint: Checkpoint?, maxAttempts: Int, priority: Int = 0) {
+                checkpoint: Checkpoint?, maxAttempts: Int, priority: Int = 0, groupSize: Int = 1) {
+        self.groupSize = groupSize
         self.lease = lease
         self.model = model
         self.requestJSON = requestJSON

@@ -1,7 +1,7 @@
 import Foundation
 import HiDiffPostgres
 
-/// The kinds of rows in job_events (the CHECK constraint in 0001_cluster.sql lists the same names).
+/// The kinds of rows in job_events (the CHECK constraint in 0003_groups.sql lists the same names).
 public enum JobEventKind: String, Sendable, Codable, CaseIterable {
     case submitted, claimed, checkpointed, succeeded, failed
     case retryScheduled = "retry-scheduled"
@@ -9,6 +9,7 @@ public enum JobEventKind: String, Sendable, Codable, CaseIterable {
     case cancelRequested = "cancel-requested"
     case cancelled, released
     case retriedByAdmin = "retried-by-admin"
+    case grouped
 }
 
 /// One append-only history entry of a job. Progress steps are not events (too many).

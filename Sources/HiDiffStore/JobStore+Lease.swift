@@ -27,6 +27,21 @@ extension JobStore {
         }
     }
 
+    /// Records the workers that render the job together, in rank order (a sharded job's group); event
+    /// 'grouped'. The claim recorded only the worker it was made for.
+    public func recordGroup(_ lease: Lease, workers: [String]) throws {
+        guard !workers.isEmpty, workers.allSatisfy({ !$0.isEmpty }) else {
+            throw StoreError.invalid("group of \(lease): worker names must be non-empty")
+        }
+        let now = clock.now()
+        try connection.transaction { c in
+            _ = try lockFenced(c, lease)
+            try updateFenced(c, lease, set: "workers = $4, updated_at = $5", [.textArray(workers), .timestamp(now)])
+            try recordEvent(c, jobID: lease.jobID, attempt: lease.attempt, kind: .grouped, worker: workers[0], at: now,
+                            detail: ["workers": workers])
+        }
+    }
+
     /// Replaces the job's checkpoint with `state` at `step`; event 'checkpointed'.
     public func saveCheckpoint(_ lease: Lease, step: Int, state: [UInt8]) throws {
         let now = clock.now()

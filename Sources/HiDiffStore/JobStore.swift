@@ -54,8 +54,8 @@ public final class JobStore: @unchecked Sendable {
                     try c.query("""
                         WITH inserted AS (
                             INSERT INTO jobs (batch, model, request, init_image, priority, max_attempts, steps,
-                                              available_at, created_at, updated_at)
-                            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8)
+                                              available_at, created_at, updated_at, group_size)
+                            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $10)
                             RETURNING id
                         )
                         INSERT INTO job_events (job_id, at, attempt, kind, worker, detail)
@@ -64,7 +64,8 @@ public final class JobStore: @unchecked Sendable {
                         """, [batch.map(PostgresValue.text) ?? .null, .text(job.model), .json(job.requestJSON),
                               job.initImage.map(PostgresValue.bytes) ?? .null, .int(Int64(job.priority)),
                               .int(Int64(job.maxAttempts)), .int(Int64(job.steps)), .timestamp(now),
-                              .json(Self.json(["batch": batch, "priority": job.priority]))])
+                              .json(Self.json(["batch": batch, "priority": job.priority, "group_size": job.groupSize])),
+                              job.groupSize.map { .int(Int64($0)) } ?? .null])
                 }
                 guard let row = rows.first else { throw StoreError.corruptRow("insert returned no id") }
                 ids.append(try row.int("job_id"))
@@ -77,8 +78,11 @@ public final class JobStore: @unchecked Sendable {
     /// highest priority first, then oldest (id), skipping rows other claimers hold (`FOR UPDATE SKIP
     /// LOCKED`). Each becomes running with attempt + 1, owner `owner`, lease until now + `lease` seconds,
     /// workers = [worker], step = its checkpoint's step (or 0); event 'claimed'. Returned in claim order.
-    public func claim(owner: String, worker: String, models: [String], limit: Int, lease: Double) throws -> [ClaimedJob] {
+    public func claim(owner: String, worker: String, models: [String], limit: Int, lease: Double,
+                      capacity: [String: Int] = [:]) throws -> [ClaimedJob] {
         guard limit > 0, !models.isEmpty else { return [] }
+        // Jobs whose group is larger than the free workers for their model wait (1 when not given).
+        let capacities = models.map { Int64(capacity[$0] ?? 1) }
         guard !owner.isEmpty else { throw StoreError.invalid("claim: owner must not be empty") }
         guard lease > 0 else { throw StoreError.invalid("claim: lease must be positive seconds, got \(lease)") }
         let now = clock.now()
@@ -88,6 +92,8 @@ public final class JobStore: @unchecked Sendable {
                 WITH picked AS (
                     SELECT id FROM jobs
                     WHERE state = 'queued' AND available_at <= $1 AND model = ANY($2)
+                      AND COALESCE(group_size, 1) <= (SELECT cap.n FROM unnest($2::text[], $7::text[]::bigint[]) AS cap(model, n)
+                                                      WHERE cap.model = jobs.model LIMIT 1)
                     ORDER BY priority DESC, id
                     LIMIT $3
                     FOR UPDATE SKIP LOCKED
@@ -99,9 +105,9 @@ public final class JobStore: @unchecked Sendable {
                 FROM picked
                 WHERE j.id = picked.id AND j.state = 'queued'
                 RETURNING j.id, j.attempt, j.model, j.request::text AS request, j.steps, j.init_image,
-                          j.max_attempts, j.priority, j.step
+                          j.max_attempts, j.priority, j.step, COALESCE(j.group_size, 1) AS group_size
                 """, [.timestamp(now), .textArray(models), .int(Int64(limit)), .text(owner), .timestamp(expires),
-                      .text(worker)])
+                      .text(worker), Self.idArray(capacities)])
             let ids = try rows.map { try $0.int("id") }
             var checkpoints: [Int64: Checkpoint] = [:]
             if !ids.isEmpty {
@@ -123,7 +129,8 @@ public final class JobStore: @unchecked Sendable {
                                           requestJSON: try row.string("request"), steps: Int(try row.int("steps")),
                                           initImage: try row.optionalBytes("init_image"), checkpoint: checkpoints[id],
                                           maxAttempts: Int(try row.int("max_attempts")),
-                                          priority: Int(try row.int("priority"))))
+                                          priority: Int(try row.int("priority")),
+                                          groupSize: Int(try row.int("group_size"))))
             }
             return claimed.sorted { ($0.priority, -$0.lease.jobID) > ($1.priority, -$1.lease.jobID) }
         }

@@ -13,10 +13,14 @@ public struct NewJob: Sendable {
     public var priority: Int
     /// How many attempts (claims) the job may use before a failure is final (>= 1).
     public var maxAttempts: Int
+    /// How many workers render the job together, its latent split into that many row stripes (1...64);
+    /// nil: one worker.
+    public var groupSize: Int?
 
     /// Creates a job description.
     public init(model: String, requestJSON: String, steps: Int, initImage: [UInt8]? = nil,
-                priority: Int = 0, maxAttempts: Int = 3) {
+                priority: Int = 0, maxAttempts: Int = 3, groupSize: Int? = nil) {
+        self.groupSize = groupSize
         self.model = model
         self.requestJSON = requestJSON
         self.steps = steps

@@ -1,5 +1,6 @@
 import Foundation
 import HiDiffCore
+import HiDiffGroup
 import HiDiffImage
 import HiDiffPipeline
 import HiDiffProtocol
@@ -7,6 +8,10 @@ import Synchronization
 
 /// Runs one assignment on a thread of its own (never on an event loop or the cooperative pool) and reports
 /// every step, checkpoint and the result through `emit`, each message naming (job, attempt).
+///
+/// A sharded assignment (`Assignment.group`) first links this worker to its group's other members through
+/// `GroupLinks` and renders its row stripe; rank 0 reports as an unsharded job does, the others end with
+/// `memberDone`. Any failure closes the group's links, so the other members fail at once instead of waiting.
 public final class JobRunner: Sendable {
     public enum StopReason: String, Sendable {
         case cancelled = "cancelled by a user"
@@ -32,10 +37,10 @@ public final class JobRunner: Sendable {
     /// Starts the job on its own thread. `emit` carries its progress and checkpoints; `finished` is called
     /// once, last, with its final message (nil when stopped for a shutdown or a lost link), so the caller can
     /// mark itself free before that message leaves: a coordinator answers a result with the next assignment.
-    public func start(models: ModelCache, emit: @escaping @Sendable (Message) -> Void,
+    public func start(models: ModelCache, group: GroupLinks? = nil, emit: @escaping @Sendable (Message) -> Void,
                       finished: @escaping @Sendable (Message?) -> Void) {
         let thread = Thread { [self] in
-            let message = run(models: models, emit: emit)
+            let message = run(models: models, group: group, emit: emit)
             done.withLock { $0 = true }
             finished(message)
         }
@@ -47,8 +52,11 @@ public final class JobRunner: Sendable {
     /// Runs the job on the calling thread; returns its final message: the result, why it failed, or nil when
     /// it was stopped for a shutdown or a lost link (its checkpoint was sent; the coordinator puts the job
     /// back in the queue when the link closes, which is not a failed attempt).
-    public func run(models: ModelCache, emit: @escaping @Sendable (Message) -> Void) -> Message? {
+    public func run(models: ModelCache, group: GroupLinks? = nil, emit: @escaping @Sendable (Message) -> Void) -> Message? {
         let a = assignment
+        let leader = (a.group?.rank ?? 0) == 0
+        var collective: TCPCollective?
+        defer { collective?.close() }
         do {
             let pipeline = try models.pipeline(named: a.model)
             let request: GenerationRequest
@@ -59,18 +67,29 @@ public final class JobRunner: Sendable {
             }
             let initImage = try a.initImage.map { try PNGReader.read(bytes: $0) }
             var control = DenoiseControl()
+            if let g = a.group {
+                guard let group else {
+                    throw WorkerError.invalidAssignment("assigned rank \(g.rank) of a group, but this worker was started without --peer-listen")
+                }
+                let joined = try group.join(g)
+                collective = joined
+                control.collective = joined
+            }
             control.resumeFrom = try a.checkpoint.map { try DenoiseCheckpoint(serialized: $0) }
             control.checkpointEvery = Int(a.checkpointEvery)
-            control.onCheckpoint = { checkpoint in
+            // Every rank holds the whole latent; rank 0 alone reports it.
+            control.onCheckpoint = leader ? { checkpoint in
                 emit(.checkpoint(jobID: a.jobID, attempt: a.attempt, step: Int32(checkpoint.completedSteps),
                                  state: checkpoint.serialized()))
-            }
+            } : nil
             control.shouldStop = { [self] in stopReason.withLock { $0 != nil } }
-            control.progress = { done, total in
+            control.progress = leader ? { done, total in
                 emit(.progress(jobID: a.jobID, attempt: a.attempt, step: Int32(done), steps: Int32(total)))
-            }
+            } : nil
             let latents = try pipeline.denoise(request, initImage: initImage, control: control)
-            let image = try pipeline.decode(latents)
+            let image = try pipeline.decode(latents, collective: control.collective)
+            if let traffic = collective?.traffic { group?.record(traffic, job: a.jobID) }
+            guard leader else { return .memberDone(jobID: a.jobID, attempt: a.attempt, error: nil) }
             let metadata = GenerationMetadata(request: request, pipeline: pipeline, width: image.width, height: image.height)
             let png = try PNGWriter.encode(image, textChunks: metadata.textChunks())
             return .result(jobID: a.jobID, attempt: a.attempt, png: png, latents: WireTensor(latents),
@@ -78,8 +97,11 @@ public final class JobRunner: Sendable {
         } catch {
             if let reason = stopReason.withLock({ $0 }) {
                 guard reason == .cancelled else { return nil }
-                return .failed(jobID: a.jobID, attempt: a.attempt, message: "stopped: \(reason.rawValue)", retryable: false)
+                return leader
+                    ? .failed(jobID: a.jobID, attempt: a.attempt, message: "stopped: \(reason.rawValue)", retryable: false)
+                    : .memberDone(jobID: a.jobID, attempt: a.attempt, error: "stopped: \(reason.rawValue)")
             }
+            if !leader { return .memberDone(jobID: a.jobID, attempt: a.attempt, error: "\(error)") }
             return .failed(jobID: a.jobID, attempt: a.attempt, message: "\(error)", retryable: Self.isRetryable(error))
         }
     }

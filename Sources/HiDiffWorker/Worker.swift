@@ -10,6 +10,8 @@ import Synchronization
 public final class Worker: Sendable {
     public let configuration: WorkerConfiguration
     public let models: ModelCache
+    /// Set when this worker takes part in sharded jobs (`--peer-listen`).
+    public let group: GroupLinks?
     private let logger: Logger
     private let current = Mutex<JobRunner?>(nil)
     private let sink = Mutex<AsyncStream<LinkInput>.Continuation?>(nil)
@@ -18,9 +20,10 @@ public final class Worker: Sendable {
     /// Admin drain: finish the current job, take no new one, leave.
     private let draining = Mutex(false)
 
-    public init(configuration: WorkerConfiguration, models: ModelCache, logger: Logger) {
+    public init(configuration: WorkerConfiguration, models: ModelCache, group: GroupLinks? = nil, logger: Logger) {
         self.configuration = configuration
         self.models = models
+        self.group = group
         self.logger = logger
     }
 
@@ -136,7 +139,7 @@ public final class Worker: Sendable {
     private var info: WorkerInfo {
         WorkerInfo(name: configuration.name, address: configuration.address, cores: Int32(configuration.cores),
                    memoryBytes: configuration.memoryBytes, version: configuration.version,
-                   kernels: configuration.kernels, models: models.catalog.infos)
+                   kernels: configuration.kernels, models: models.catalog.infos, peerAddress: group?.advertisedAddress)
     }
 
     /// A coordinator's message after registration; returns the immediate replies.
@@ -152,8 +155,9 @@ public final class Worker: Sendable {
             let runner = JobRunner(assignment: assignment)
             current.withLock { $0 = runner }
             logger.info("running job", metadata: ["job": "\(assignment.jobID)", "attempt": "\(assignment.attempt)",
-                                                  "model": "\(assignment.model)", "resume_step": "\(assignment.checkpointStep.map { "\($0)" } ?? "-")"])
-            runner.start(models: models, emit: { [self] message in
+                                                  "model": "\(assignment.model)", "resume_step": "\(assignment.checkpointStep.map { "\($0)" } ?? "-")",
+                                                  "rank": "\(assignment.group.map { "\($0.rank)/\($0.size)" } ?? "-")"])
+            runner.start(models: models, group: group, emit: { [self] message in
                 _ = sink.withLock { $0?.yield(.send(message)) }
             }, finished: { [self] final in
                 // Free before the final message leaves: the coordinator answers a result with a new assignment.

@@ -8,11 +8,12 @@ public struct WorkerConfiguration: Sendable {
         public init(host: String, port: Int) { self.host = host; self.port = port }
         public var description: String { "\(host):\(port)" }
 
-        /// `HOST:PORT` (IPv6 as `[::1]:PORT`).
-        public init(parsing text: String) throws {
+        /// `HOST:PORT` (IPv6 as `[::1]:PORT`); port 0 ("any free port") only for a listening address.
+        public init(parsing text: String, allowingPortZero: Bool = false) throws {
+            let lowest = allowingPortZero ? 0 : 1
             guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-                  (1...65535).contains(port) else {
-                throw WorkerError.invalidAssignment("\(text) is not HOST:PORT (a port from 1 to 65535)")
+                  (lowest...65535).contains(port) else {
+                throw WorkerError.invalidAssignment("\(text) is not HOST:PORT (a port from \(lowest) to 65535)")
             }
             var host = String(text[..<colon])
             if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }

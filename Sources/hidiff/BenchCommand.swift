@@ -8,7 +8,8 @@ import HiDiffPipeline
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks; each prints one JSON line.",
-        subcommands: [UNetBench.self, HiDiffusionBench.self, SGEMMBench.self, OpsBench.self])
+        subcommands: [UNetBench.self, HiDiffusionBench.self, SGEMMBench.self, OpsBench.self, ShardBench.self,
+                       ShardRankBench.self])
 }
 
 /// Times U-Net forwards on random inputs.

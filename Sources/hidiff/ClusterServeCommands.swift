@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HiDiffCore
 import HiDiffCoordinator
+import HiDiffGroup
 import HiDiffProtocol
 import HiDiffWorker
 import Logging
@@ -68,6 +69,10 @@ struct WorkerCommand: AsyncParsableCommand {
     var memory: Int64?
     @Option(help: "The address other workers reach this one at (default: the host name).")
     var address: String?
+    @Option(help: "Take part in sharded jobs (`submit --workers K`): listen for the group's other members at HOST:PORT (port 0: any free port).")
+    var peerListen: String?
+    @Option(help: "HOST:PORT the other members dial (default: the --peer-listen host, or --address when listening on all interfaces, and the bound port).")
+    var peerAddress: String?
 
     func run() async throws {
         let endpoints = try coordinator.split(separator: ",").map {
@@ -85,11 +90,27 @@ struct WorkerCommand: AsyncParsableCommand {
         let logger = Logger(label: "hidiff.worker")
         let catalog = try ModelCatalog(directories: models)
         logger.info("worker \(config.name) offers models \(catalog.infos.map(\.name).joined(separator: ", "))")
-        let worker = Worker(configuration: config, models: ModelCache(catalog: catalog, memoryLimit: memoryBytes), logger: logger)
+        var group: GroupLinks?
+        if let peerListen {
+            let listen = try WorkerConfiguration.Endpoint(parsing: peerListen, allowingPortZero: true)
+            let listenHost = listen.host
+            let listener = try await PeerListener.bind(host: listenHost, port: listen.port, logger: logger)
+            let wildcard = ["0.0.0.0", "::"].contains(listenHost)
+            let advertised = peerAddress ?? "\((wildcard ? (address ?? host) : listenHost)):\(listener.port)"
+            do { _ = try PeerAddress(advertised) } catch {
+                throw ValidationError("--peer-address \(advertised) is not HOST:PORT (a port from 1 to 65535)")
+            }
+            group = GroupLinks(listener: listener, advertisedAddress: advertised, token: config.token, logger: logger)
+            logger.info("accepting group links at \(listenHost):\(listener.port), advertised as \(advertised)")
+        }
+        let worker = Worker(configuration: config, models: ModelCache(catalog: catalog, memoryLimit: memoryBytes),
+                            group: group, logger: logger)
         try await ShutdownSignal.run(logger: logger, drains: true) {
             try await worker.run()
         } onSignal: {
             worker.shutDown()
         }
+        group?.listener.close()
     }
+
 }

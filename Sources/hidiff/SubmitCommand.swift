@@ -23,6 +23,8 @@ struct SubmitCommand: ParsableCommand {
     var batch: String?
     @Option(help: "Attempts before a job fails for good.")
     var maxAttempts: Int = 3
+    @Option(help: "Workers that render each job together, its latent split into that many row stripes (1-64). Each must run `hidiff worker --peer-listen`.")
+    var workers: Int?
     @Flag(help: "Print a JSON array of {id, batch, seed, prompt}.")
     var json = false
 
@@ -36,6 +38,20 @@ struct SubmitCommand: ParsableCommand {
         guard abs(priority) <= 1_000_000 else { throw ValidationError("--priority must be from -1000000 to 1000000") }
         if let batch, batch.isEmpty || batch.count > 200 || batch.contains(where: { $0.isNewline }) {
             throw ValidationError("--batch must be 1-200 characters on one line")
+        }
+        if let workers {
+            guard (1...64).contains(workers) else { throw ValidationError("--workers must be from 1 to 64") }
+            // The stripes must fit the latent: every stripe but the last a multiple of the U-Net's total
+            // downsampling (8 for SD 1.x/2.x, 4 for SDXL; 4x that with HiDiffusion). Checked here for the
+            // strictest layout when the height is known; the worker checks the model's own.
+            if workers > 1, let height = generation.height {
+                let hidiffusion = generation.hidiffusionOptions.hidiffusion != .off
+                do {
+                    _ = try StripePlan(latentHeight: height / 8, parts: workers, unit: hidiffusion ? 32 : 8)
+                } catch {
+                    throw ValidationError("--workers \(workers) at height \(height): \(error)")
+                }
+            }
         }
     }
 
@@ -53,6 +69,12 @@ struct SubmitCommand: ParsableCommand {
                 ? "no worker has registered with the cluster yet, so no model is known; start a worker (`hidiff worker`) and submit again"
                 : "no registered worker offers model \(model) (known: \(known.sorted().joined(separator: ", "))); pick one of those or start a worker with --models holding it")
         }
+        if let workers, workers > 1 {
+            let online = try store.workers().filter { $0.state != "offline" && $0.models.contains(model) }.count
+            if online < workers {
+                FileHandle.standardError.write(Data("hidiff submit: only \(online) online workers offer \(model); these jobs wait until \(workers) are connected (each started with --peer-listen)\n".utf8))
+            }
+        }
         var jobs: [NewJob] = []
         var described: [(seed: UInt64, prompt: String)] = []
         let encoder = JSONEncoder()
@@ -62,7 +84,7 @@ struct SubmitCommand: ParsableCommand {
                 let request = generation.request(prompt: prompt, seed: seed)
                 let json = String(decoding: try encoder.encode(request), as: UTF8.self)
                 jobs.append(NewJob(model: model, requestJSON: json, steps: generation.steps, initImage: initImage,
-                                   priority: priority, maxAttempts: maxAttempts))
+                                   priority: priority, maxAttempts: maxAttempts, groupSize: workers))
                 described.append((seed, prompt))
             }
         }

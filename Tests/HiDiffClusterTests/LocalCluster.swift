@@ -83,9 +83,9 @@ final class LocalCluster: @unchecked Sendable {
         return port
     }
 
-    func startWorker(_ name: String, coordinators: [String], prefix: [String] = []) throws {
+    func startWorker(_ name: String, coordinators: [String], prefix: [String] = [], extra: [String] = []) throws {
         try launch(name, ["worker", "--coordinator", coordinators.joined(separator: ","), "--token-file", tokenFile,
-                          "--name", name], prefix: prefix)
+                          "--name", name] + extra, prefix: prefix)
     }
 
     func endpoint(_ coordinator: String) -> String { "127.0.0.1:\(ports[coordinator]!)" }

@@ -35,13 +35,14 @@ final class DispatcherTests: XCTestCase {
         var d = Dispatcher(leaseSeconds: 30, checkpointEvery: 5, now: 0)
         let actions = d.handle(.registered(w1, info("w1", models: ["a", "b"])), now: 0)
         XCTAssertEqual(actions.count, 2)
-        guard case .registerWorker(let i) = actions[0], case let .claim(id, worker, models) = actions[1] else {
+        guard case .registerWorker(let i) = actions[0], case let .claim(id, worker, models, capacity) = actions[1] else {
             return XCTFail("\(actions)")
         }
         XCTAssertEqual(i.name, "w1")
         XCTAssertEqual(id, w1)
         XCTAssertEqual(worker, "w1")
         XCTAssertEqual(models, ["a", "b"])
+        XCTAssertEqual(capacity, ["a": 1, "b": 1], "no peer address: whole jobs only")
         // No second claim while one is in flight.
         XCTAssertTrue(d.handle(.wake, now: 1).isEmpty)
     }
@@ -65,7 +66,7 @@ final class DispatcherTests: XCTestCase {
         _ = d.handle(.registered(w1, info("w1")), now: 0)
         XCTAssertTrue(d.handle(.claimed(w1, []), now: 0).isEmpty)
         let again = d.handle(.wake, now: 1)
-        guard case .claim(w1, _, _)? = again.first else { return XCTFail("\(again)") }
+        guard case .claim(w1, _, _, _)? = again.first else { return XCTFail("\(again)") }
     }
 
     func testMessagesForAnotherAttemptAreDropped() {
@@ -88,7 +89,7 @@ final class DispatcherTests: XCTestCase {
         guard case let .complete(lease, png, _, _) = actions[0] else { return XCTFail("\(actions)") }
         XCTAssertEqual(lease.jobID, 7)
         XCTAssertEqual(png, [9])
-        XCTAssertTrue(actions.contains { if case .claim(w1, _, _) = $0 { true } else { false } })
+        XCTAssertTrue(actions.contains { if case .claim(w1, _, _, _) = $0 { true } else { false } })
         XCTAssertTrue(d.leases.isEmpty)
     }
 
@@ -134,7 +135,7 @@ final class DispatcherTests: XCTestCase {
         guard case .cancel(7, 1)? = out.first?.1 else { return XCTFail("\(out)") }
         let after = d.handle(.message(w1, .result(jobID: 7, attempt: 1, png: [], latents: WireTensor(shape: [1], data: [0]), metadataJSON: "")), now: 2)
         XCTAssertFalse(after.contains { if case .complete = $0 { true } else { false } })
-        XCTAssertTrue(after.contains { if case .claim(w1, _, _) = $0 { true } else { false } })
+        XCTAssertTrue(after.contains { if case .claim(w1, _, _, _) = $0 { true } else { false } })
     }
 
     func testLeasesRenewedEveryThirdOfTheirLength() {

@@ -1,3 +1,4 @@
+import HiDiffCore
 import HiDiffProtocol
 import NIOCore
 import XCTest
@@ -70,7 +71,30 @@ enum Fixtures {
         .drain,
         .goodbye(reason: "bye 👋"),
         .goodbye(reason: ""),
+        .peerHello(PeerHello(groupID: 0x0102_0304_0506_0708, size: 3, dialer: 2, acceptor: 0, nonce: nonceA)),
+        .peerHello(PeerHello(groupID: .max, size: PeerHello.maxGroupSize, dialer: 0, acceptor: 1023, nonce: nonceB)),
+        .peerChallenge(nonce: nonceB, proof: nonceA),
+        .peerProof(proof: nonceA),
+        .peerWelcome,
+        .peerData(peerData(op: .rowsDown, kind: .halo, shape: [1, 2, 3, 2], chunk: 0, chunks: 1, offset: 0, count: 12)),
+        .peerData(peerData(op: .rowsUp, kind: .halo, shape: [2, 4, 0, 8], chunk: 0, chunks: 1, offset: 0, count: 0)),
+        .peerData(peerData(op: .allGather, kind: .attention, shape: [1, 5, 4], chunk: 1, chunks: 3, offset: 8,
+                           count: 8)),
+        .peerData(peerData(op: .allReduce, kind: .norm, shape: [6], chunk: 2, chunks: 3, offset: 4, count: 2)),
+        .peerData(peerData(op: .allGather, kind: .geometry, shape: [], chunk: 0, chunks: 1, offset: 0, count: 1)),
+        .memberDone(jobID: 9, attempt: 1, error: nil),
+        .memberDone(jobID: 9, attempt: 2, error: "rank 2: out of memory"),
     ]
+
+    /// A peer data chunk of `count` elements (4 or 8 bytes each by op) of pseudo-random bytes.
+    static func peerData(op: PeerOp, kind: CollectiveKind, shape: [Int], chunk: Int, chunks: Int, offset: Int,
+                         count: Int, sequence: UInt32 = 7) -> PeerData {
+        var rng = SplitMix64(seed: UInt64(count * 31 + offset))
+        let bytes = (0..<(count * op.elementSize)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        return PeerData(groupID: 42, sequence: sequence, op: op, kind: kind, origin: 1, axis: min(1, max(shape.count - 1, 0)),
+                        chunk: chunk, chunks: chunks, shape: shape, elementOffset: offset,
+                        data: ByteBuffer(bytes: bytes))
+    }
 
     static func frame(_ m: Message) -> ByteBuffer { FrameCodec.frame(m) }
 

@@ -133,7 +133,7 @@ final class FuzzTests: XCTestCase {
             var bytes = (0..<Int.random(in: 0...80, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             if Bool.random(using: &rng) {
                 // Mostly-valid header so random payloads reach the field decoders.
-                let t = UInt8.random(in: 1...15, using: &rng)
+                let t = UInt8.random(in: 1...UInt8(MessageType.allCases.count), using: &rng)
                 bytes = Fixtures.rawFrame(type: t, payload: bytes)
             }
             _ = decodeWhole(bytes)

@@ -26,7 +26,9 @@ final class MalformedFrameTests: XCTestCase {
 
     func testUnknownType() {
         XCTAssertEqual(Fixtures.decodeError(Fixtures.rawFrame(type: 0, payload: [])), .unknownType(0))
-        XCTAssertEqual(Fixtures.decodeError(Fixtures.rawFrame(type: 16, payload: [])), .unknownType(16))
+        let firstUnused = UInt8(MessageType.allCases.count + 1)
+        XCTAssertNil(MessageType(rawValue: firstUnused))
+        XCTAssertEqual(Fixtures.decodeError(Fixtures.rawFrame(type: firstUnused, payload: [])), .unknownType(firstUnused))
         XCTAssertEqual(Fixtures.decodeError(Fixtures.rawFrame(type: 255, payload: [])), .unknownType(255))
     }
 

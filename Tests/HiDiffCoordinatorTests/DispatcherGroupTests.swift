@@ -1,0 +1,117 @@
+import HiDiffCoordinator
+import HiDiffProtocol
+import HiDiffStore
+import XCTest
+
+/// Sharded jobs in the dispatcher: a group is claimed only when enough idle workers offer the model, all
+/// members are assigned at once with their ranks, and the first decisive event settles the job while the
+/// other members are told to stop.
+final class DispatcherGroupTests: XCTestCase {
+    let w1 = ConnectionID(1), w2 = ConnectionID(2), w3 = ConnectionID(3)
+    let lease = Lease(jobID: 7, attempt: 1, owner: "c1")
+
+    func info(_ name: String, peer: String? = nil) -> WorkerInfo {
+        WorkerInfo(name: name, address: "host", cores: 2, memoryBytes: 1 << 30, version: "test", kernels: "k",
+                   models: [ModelInfo(name: "shapes", family: "sd", nativeSize: 64)], peerAddress: peer)
+    }
+
+    func job(group: Int) -> ClaimedJob {
+        ClaimedJob(lease: lease, model: "shapes", requestJSON: "{}", steps: 10, initImage: nil, checkpoint: nil,
+                   maxAttempts: 3, groupSize: group)
+    }
+
+    func sends(_ actions: [DispatcherAction]) -> [(ConnectionID, Message)] {
+        actions.compactMap { if case let .send(id, m) = $0 { (id, m) } else { nil } }
+    }
+
+    func claims(_ actions: [DispatcherAction]) -> [(ConnectionID, [String: Int])] {
+        actions.compactMap { if case let .claim(id, _, _, capacity) = $0 { (id, capacity) } else { nil } }
+    }
+
+    /// Three peer-capable workers; w1's claim came back with a job for a group of two.
+    func grouped() -> (Dispatcher, [DispatcherAction]) {
+        var d = Dispatcher(leaseSeconds: 30, checkpointEvery: 5, now: 0)
+        _ = d.handle(.registered(w1, info("w1", peer: "10.0.0.1:7001")), now: 0)
+        _ = d.handle(.registered(w2, info("w2", peer: "10.0.0.2:7001")), now: 0)
+        _ = d.handle(.registered(w3, info("w3", peer: "10.0.0.3:7001")), now: 0)
+        let actions = d.handle(.claimed(w1, [job(group: 2)]), now: 0)
+        return (d, actions)
+    }
+
+    func testOneClaimInFlightCountsTheIdleWorkersThatCouldJoin() {
+        var d = Dispatcher(leaseSeconds: 30, checkpointEvery: 5, now: 0)
+        let first = claims(d.handle(.registered(w1, info("w1", peer: "a:1")), now: 0))
+        XCTAssertEqual(first.map(\.0), [w1])
+        XCTAssertEqual(first.first?.1, ["shapes": 1])
+        // While w1's claim is in flight, new workers wait: what the claim counted stays true.
+        XCTAssertTrue(claims(d.handle(.registered(w2, info("w2", peer: "b:1")), now: 0)).isEmpty)
+        XCTAssertTrue(claims(d.handle(.registered(w3, info("w3")), now: 0)).isEmpty)
+        // Empty: the next idle worker is asked, with w1 (idle, peer-capable) counted; w3 has no peer address.
+        let next = claims(d.handle(.claimed(w1, []), now: 0))
+        XCTAssertEqual(next.map(\.0), [w2])
+        XCTAssertEqual(next.first?.1, ["shapes": 2])
+    }
+
+    func testAGroupIsAssignedAtOnceWithRanksAndPeers() {
+        let (d, actions) = grouped()
+        XCTAssertTrue(actions.contains { if case let .recordGroup(l, names) = $0 { l == lease && names == ["w1", "w2"] } else { false } })
+        let assigns = sends(actions).compactMap { id, m -> (ConnectionID, Assignment)? in
+            if case let .assign(a) = m { (id, a) } else { nil }
+        }
+        XCTAssertEqual(assigns.map(\.0), [w1, w2])
+        XCTAssertEqual(assigns.map { $0.1.group?.rank }, [0, 1])
+        XCTAssertEqual(assigns[0].1.group?.peers, ["10.0.0.1:7001", "10.0.0.2:7001"])
+        XCTAssertEqual(assigns[0].1.group?.groupID, assigns[1].1.group?.groupID)
+        // The third worker is asked next, and only it.
+        XCTAssertEqual(claims(actions).map(\.0), [w3])
+        XCTAssertEqual(d.leases, [lease])
+    }
+
+    func testTheLeaderCompletesAndEachFollowerFreesItself() {
+        var (d, _) = grouped()
+        let done = d.handle(.message(w1, .result(jobID: 7, attempt: 1, png: [1], latents: WireTensor(shape: [1], data: [0]),
+                                                 metadataJSON: "{}")), now: 1)
+        XCTAssertTrue(done.contains { if case .complete(lease, _, _, _) = $0 { true } else { false } })
+        XCTAssertTrue(sends(done).isEmpty, "no cancel after a success")
+        let follower = d.handle(.message(w2, .memberDone(jobID: 7, attempt: 1, error: nil)), now: 1)
+        XCTAssertFalse(follower.contains { if case .fail = $0 { true } else { false } })
+        XCTAssertTrue(d.leases.isEmpty)
+    }
+
+    func testAFollowerResultIsRefused() {
+        var (d, _) = grouped()
+        let out = d.handle(.message(w2, .result(jobID: 7, attempt: 1, png: [1], latents: WireTensor(shape: [1], data: [0]),
+                                                metadataJSON: "{}")), now: 1)
+        guard case .close(w2, _)? = out.first else { return XCTFail("\(out)") }
+        XCTAssertEqual(d.leases, [lease])
+    }
+
+    func testAFailedFollowerFailsTheAttemptRetryablyAndStopsTheLeader() {
+        var (d, _) = grouped()
+        let out = d.handle(.message(w2, .memberDone(jobID: 7, attempt: 1, error: "collective: lost the link to rank 0")), now: 1)
+        guard case let .fail(l, error, retryable)? = out.first else { return XCTFail("\(out)") }
+        XCTAssertEqual(l, lease)
+        XCTAssertTrue(retryable)
+        XCTAssertTrue(error.contains("w2"), error)
+        XCTAssertEqual(sends(out).filter { if case .cancel = $0.1 { true } else { false } }.map(\.0), [w1])
+        // The leader's own failure afterwards settles nothing twice.
+        let later = d.handle(.message(w1, .failed(jobID: 7, attempt: 1, message: "peer lost", retryable: true)), now: 2)
+        XCTAssertFalse(later.contains { if case .fail = $0 { true } else { false } })
+    }
+
+    func testALostMemberReleasesTheJobAndStopsTheOthers() {
+        var (d, _) = grouped()
+        let out = d.handle(.disconnected(w2, reason: "killed"), now: 1)
+        XCTAssertTrue(out.contains { if case .release(lease, _) = $0 { true } else { false } })
+        XCTAssertEqual(sends(out).map(\.0), [w1])
+        // The stopped leader's failure is not a second verdict; it becomes idle and claims again.
+        let after = d.handle(.message(w1, .failed(jobID: 7, attempt: 1, message: "peer lost", retryable: true)), now: 2)
+        XCTAssertFalse(after.contains { if case .fail = $0 { true } else { false } })
+        XCTAssertTrue(d.leases.isEmpty)
+    }
+
+    func testCancelReachesEveryMember() {
+        var (d, _) = grouped()
+        XCTAssertEqual(sends(d.handle(.cancelRequested([lease]), now: 1)).map(\.0), [w1, w2])
+    }
+}
