@@ -103,6 +103,8 @@ public final class Coordinator: Sendable {
                     logger.info("assigning job", metadata: ["job": "\(job.lease.jobID)", "attempt": "\(job.lease.attempt)", "worker": "\(worker)"])
                 }
                 eventSink.yield(.claimed(id, jobs))
+            case let .setGroupSize(l, size):
+                try await fenced(l) { try await store.runRetrying("group size") { try $0.setGroupSize(l, to: size) } }
             case let .recordGroup(l, names):
                 try await fenced(l) { try await store.runRetrying("group") { try $0.recordGroup(l, workers: names) } }
                 logger.info("sharded job grouped", metadata: ["job": "\(l.jobID)", "attempt": "\(l.attempt)", "workers": "\(names)"])

@@ -208,14 +208,25 @@ public struct Dispatcher: Sendable {
         }
         var actions: [DispatcherAction] = jobs.dropFirst().map { .release($0.lease, reason: "claimed one too many") }
         var members = [id]
-        if job.groupSize > 1 {
-            let others = recruits(for: job.model, leader: id)
-            guard others.count >= job.groupSize - 1, entry.info.peerAddress != nil else {
-                // A member left while the claim ran: give the job back; the next wake tries again.
+        var size = job.groupSize ?? 1
+        if job.groupSize == nil {
+            switch GroupSizing.choose(job, leader: entry.info) {
+            case .fits(let k): size = k
+            case .cannotFit(let reason):
                 workers[id]?.slot = .idle
-                return actions + [.release(job.lease, reason: "\(job.groupSize) workers were free at the claim but not at the assignment")]
+                return actions + [.fail(job.lease, error: reason, retryable: false), status(workers[id]!)]
             }
-            members += others.prefix(job.groupSize - 1)
+        }
+        if size > 1 {
+            let others = recruits(for: job.model, leader: id)
+            guard others.count >= size - 1, entry.info.peerAddress != nil else {
+                // Not enough free workers now (or one left while the claim ran): give the job back with its
+                // size fixed, so it is claimed again only when that many are free.
+                workers[id]?.slot = .idle
+                let fixed: [DispatcherAction] = job.groupSize == nil ? [.setGroupSize(job.lease, size)] : []
+                return actions + fixed + [.release(job.lease, reason: "waiting for \(size) free workers offering \(job.model)")]
+            }
+            members += others.prefix(size - 1)
         }
         held[job.lease] = HeldJob(connection: id, members: members)
         let peers = members.map { workers[$0]?.info.peerAddress ?? "" }

@@ -8,6 +8,8 @@ public enum DispatcherAction: Sendable {
     /// Claim at most one job this worker can run, for this worker; a sharded job only if `capacity` (idle
     /// workers that could form its group, per model) covers its group.
     case claim(ConnectionID, worker: String, models: [String], capacity: [String: Int])
+    /// Fix the job's group size (chosen from its memory estimate); a `.release` follows.
+    case setGroupSize(Lease, Int)
     /// Record a sharded job's group (worker names in rank order).
     case recordGroup(Lease, workers: [String])
     case registerWorker(WorkerInfo)

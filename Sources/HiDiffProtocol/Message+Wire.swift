@@ -1,3 +1,4 @@
+import HiDiffCore
 import NIOCore
 
 /// Payload layouts, one per message type. The frame header is `FrameCodec`'s business; these functions only
@@ -5,8 +6,9 @@ import NIOCore
 extension Message {
     /// The size of nonces and proofs (SHA-256 output).
     static let secretSize = 32
-    /// The smallest encoding of one `ModelInfo` (two empty strings and an Int64): bounds the model list count.
-    private static let minimumModelInfoSize = 4 + 4 + 8
+    /// The smallest encoding of one `ModelInfo` (two empty strings, an Int64 and an absent shape): bounds the
+    /// model list count.
+    private static let minimumModelInfoSize = 4 + 4 + 8 + 1
 
     func writePayload(into b: inout ByteBuffer) {
         switch self {
@@ -34,6 +36,17 @@ extension Message {
                 b.writeWireString(model.name)
                 b.writeWireString(model.family)
                 b.writeWireInteger(Int64(model.nativeSize))
+                b.writeWireOptional(model.shape) { b, s in
+                    for list in [s.unetChannels, s.vaeChannels] {
+                        b.writeWireInteger(UInt32(truncatingIfNeeded: list.count))
+                        for c in list { b.writeWireInteger(Int64(c)) }
+                    }
+                    b.writeWireInteger(UInt32(truncatingIfNeeded: s.attentionLevels.count))
+                    for a in s.attentionLevels { b.writeWireBool(a) }
+                    b.writeWireInteger(Int64(s.unetLayers))
+                    b.writeWireInteger(Int64(s.vaeFactor))
+                    b.writeWireInteger(s.weightBytes)
+                }
             }
             b.writeWireOptional(info.peerAddress) { $0.writeWireString($1) }
         case .heartbeat(let state):
@@ -222,11 +235,35 @@ extension Message {
             guard let nativeSize = Int(exactly: size) else {
                 throw ProtocolError.invalidField(name: "register.models.nativeSize", reason: "out of range")
             }
-            models.append(ModelInfo(name: modelName, family: family, nativeSize: nativeSize))
+            let shape = try b.readWireOptional("register.models.shape") { try readModelShape(from: &$0) }
+            models.append(ModelInfo(name: modelName, family: family, nativeSize: nativeSize, shape: shape))
         }
         let peerAddress = try b.readWireOptional("register.peerAddress") { try $0.readWireString("register.peerAddress") }
         return .init(name: name, address: address, cores: cores, memoryBytes: memoryBytes, version: version,
                      kernels: kernels, models: models, peerAddress: peerAddress)
+    }
+
+    private static func readModelShape(from b: inout ByteBuffer) throws -> ModelShape {
+        func ints(_ field: String) throws -> [Int] {
+            let count = try b.readWireCount(field, minimumElementSize: 8, limit: 16)
+            return try (0..<count).map { _ in
+                let v: Int64 = try b.readWireInteger(field)
+                guard (0...1 << 20).contains(v) else { throw ProtocolError.invalidField(name: field, reason: "out of range") }
+                return Int(v)
+            }
+        }
+        let unet = try ints("register.models.shape.unetChannels")
+        let vae = try ints("register.models.shape.vaeChannels")
+        let count = try b.readWireCount("register.models.shape.attentionLevels", minimumElementSize: 1, limit: 16)
+        let attention = try (0..<count).map { _ in try b.readWireBool("register.models.shape.attentionLevels") }
+        let layers: Int64 = try b.readWireInteger("register.models.shape.unetLayers")
+        let factor: Int64 = try b.readWireInteger("register.models.shape.vaeFactor")
+        let weights: Int64 = try b.readWireInteger("register.models.shape.weightBytes")
+        guard (0...64).contains(layers), (1...64).contains(factor), weights >= 0 else {
+            throw ProtocolError.invalidField(name: "register.models.shape", reason: "layers, factor or weights out of range")
+        }
+        return ModelShape(unetChannels: unet, attentionLevels: attention, unetLayers: Int(layers), vaeChannels: vae,
+                          vaeFactor: Int(factor), weightBytes: weights)
     }
 
     private static func readGroup(from b: inout ByteBuffer) throws -> GroupAssignment {
@@ -275,6 +312,14 @@ extension Message {
             }
             for m in info.models where Int64(exactly: m.nativeSize) == nil {
                 throw ProtocolError.invalidField(name: "register.models.nativeSize", reason: "out of range")
+            }
+            for s in info.models.compactMap(\.shape) {
+                let values = s.unetChannels + s.vaeChannels
+                guard s.unetChannels.count <= 16, s.vaeChannels.count <= 16, s.attentionLevels.count <= 16,
+                      values.allSatisfy({ (0...(1 << 20)).contains($0) }), (0...64).contains(s.unetLayers),
+                      (1...64).contains(s.vaeFactor), s.weightBytes >= 0 else {
+                    throw ProtocolError.invalidField(name: "register.models.shape", reason: "out of range")
+                }
             }
         case .assign(let a):
             if let g = a.group, g.peers.count != g.names.count || g.peers.count < 2

@@ -16,12 +16,13 @@ public struct ClaimedJob: Sendable {
     public let maxAttempts: Int
     /// The job's priority.
     public let priority: Int
-    /// Workers that render it together (1: one worker).
-    public let groupSize: Int
+    /// Workers that render it together as submitted; nil: the coordinator chooses (one, unless the job's
+    /// estimated memory needs more).
+    public let groupSize: Int?
 
     /// Creates a claimed-job value.
     public init(lease: Lease, model: String, requestJSON: String, steps: Int, initImage: [UInt8]?,
-                checkpoint: Checkpoint?, maxAttempts: Int, priority: Int = 0, groupSize: Int = 1) {
+                checkpoint: Checkpoint?, maxAttempts: Int, priority: Int = 0, groupSize: Int? = nil) {
         self.groupSize = groupSize
         self.lease = lease
         self.model = model

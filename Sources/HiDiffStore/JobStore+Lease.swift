@@ -42,6 +42,13 @@ extension JobStore {
         }
     }
 
+    /// Fixes how many workers render the job together (the coordinator's choice for a job submitted without
+    /// one); later claims hand it out only to that many.
+    public func setGroupSize(_ lease: Lease, to size: Int) throws {
+        guard (1...64).contains(size) else { throw StoreError.invalid("group size \(size) of \(lease) is outside 1...64") }
+        try updateFenced(connection, lease, set: "group_size = $4, updated_at = $5", [.int(Int64(size)), .timestamp(clock.now())])
+    }
+
     /// Replaces the job's checkpoint with `state` at `step`; event 'checkpointed'.
     public func saveCheckpoint(_ lease: Lease, step: Int, state: [UInt8]) throws {
         let now = clock.now()

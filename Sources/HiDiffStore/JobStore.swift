@@ -105,7 +105,7 @@ public final class JobStore: @unchecked Sendable {
                 FROM picked
                 WHERE j.id = picked.id AND j.state = 'queued'
                 RETURNING j.id, j.attempt, j.model, j.request::text AS request, j.steps, j.init_image,
-                          j.max_attempts, j.priority, j.step, COALESCE(j.group_size, 1) AS group_size
+                          j.max_attempts, j.priority, j.step, j.group_size
                 """, [.timestamp(now), .textArray(models), .int(Int64(limit)), .text(owner), .timestamp(expires),
                       .text(worker), Self.idArray(capacities)])
             let ids = try rows.map { try $0.int("id") }
@@ -130,7 +130,7 @@ public final class JobStore: @unchecked Sendable {
                                           initImage: try row.optionalBytes("init_image"), checkpoint: checkpoints[id],
                                           maxAttempts: Int(try row.int("max_attempts")),
                                           priority: Int(try row.int("priority")),
-                                          groupSize: Int(try row.int("group_size"))))
+                                          groupSize: try row.optionalInt("group_size").map { Int($0) }))
             }
             return claimed.sorted { ($0.priority, -$0.lease.jobID) > ($1.priority, -$1.lease.jobID) }
         }

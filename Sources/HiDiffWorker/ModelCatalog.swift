@@ -1,4 +1,5 @@
 import Foundation
+import HiDiffCore
 import HiDiffPipeline
 import HiDiffProtocol
 
@@ -56,7 +57,8 @@ public struct ModelCatalog: Sendable {
         let vaeBlocks = (json("vae/config.json")?["block_out_channels"] as? [Any])?.count ?? 4
         let xl = (unet?["addition_embed_type"] as? String) == "text_time"
         let family = xl ? (name.lowercased().contains("turbo") ? "sdxl-turbo" : "sdxl") : "sd"
-        return ModelInfo(name: name, family: family, nativeSize: sample << max(vaeBlocks - 1, 0))
+        return ModelInfo(name: name, family: family, nativeSize: sample << max(vaeBlocks - 1, 0),
+                         shape: ModelShape.of(folder: path))
     }
 
     static func size(of path: String) -> Int64 {

@@ -22,11 +22,14 @@ struct GenerateCommand: ParsableCommand {
     var output: String = "hidiff.png"
     @Option(help: "Also save the final latent (before VAE decoding) as safetensors, tensor name `latents`.")
     var saveLatents: String?
+    @Option(help: "Refuse a generation whose estimated peak memory exceeds this many bytes (default: this machine's memory).")
+    var maxMemory: Int64?
     @Flag(help: "No progress bar.")
     var quiet = false
     func validate() throws {
         if request != nil && generation.prompt != nil { throw ValidationError("give --prompt or --request, not both") }
         guard generation.prompt != nil || request != nil else { throw ValidationError("Missing expected argument '--prompt <prompt>'") }
+        if let maxMemory, maxMemory <= 0 { throw ValidationError("--max-memory must be a positive number of bytes") }
         if modelConfig != nil && model == nil {
             throw ValidationError("--model-config only applies with a single-file --model")
         }
@@ -48,6 +51,9 @@ struct GenerateCommand: ParsableCommand {
             }
             return try PNGReader.read(bytes: [UInt8](data), name: path)
         }
+        try pipeline.checkMemory(request, initImage: initRGB, limit: maxMemory ?? Int64(ProcessInfo.processInfo.physicalMemory),
+                                 hint: "the limit is --max-memory (default: this machine's memory); make the image smaller, "
+                                     + "or render it on a cluster with `hidiff submit --workers K`, which splits it over K machines")
         var bar: ProgressBar?
         let latents = try pipeline.denoise(request, initImage: initRGB) { done, total in
             if bar == nil { bar = ProgressBar(total: total, label: "denoise", enabled: !quiet) }

@@ -23,11 +23,11 @@ final class ClusterShardingTests: XCTestCase {
         net.tearDown()
     }
 
-    func startWorkers(_ n: Int) throws {
+    func startWorkers(_ n: Int, extra: [String] = []) throws {
         for i in 1...n {
             try net.addHost(i)
             try cluster.startWorker("worker-ns\(i)", coordinators: [endpoint], prefix: net.prefix(i),
-                                    extra: ["--peer-listen", "\(net.address(i)):0"])
+                                    extra: ["--peer-listen", "\(net.address(i)):0"] + extra)
         }
         try cluster.waitForWorkers(n)
     }
@@ -101,5 +101,22 @@ final class ClusterShardingTests: XCTestCase {
         let small = try submit(["-p", "y", "-W", "64", "-H", "64", "--steps", "2"])
         XCTAssertEqual(try cluster.waitForJobs([small], timeout: 120).first?.state, .succeeded)
         XCTAssertEqual(try cluster.store().jobs(ids: [big]).first?.state, .queued)
+    }
+
+    /// Workers that say they have 300 MB: a 512 px demo job is estimated at about 353 MiB on one worker and
+    /// 264 MiB on each of two, so the coordinator splits it in two; a 4096 px job fits no group and fails at
+    /// once with what would work.
+    func testWithoutWorkersTheCoordinatorSplitsWhatOneWorkerCannotHold() throws {
+        try startWorkers(2, extra: ["--memory", "300000000"])
+        let split = try submit(["-p", "a red circle", "--seed", "3", "-W", "512", "-H", "512", "--steps", "2"])
+        let tooBig = try submit(["-p", "a red circle", "--seed", "3", "-W", "4096", "-H", "4096", "--steps", "2"])
+        let records = try cluster.waitForJobs([split, tooBig], timeout: 300)
+        XCTAssertEqual(records[0].state, .succeeded, records[0].error ?? "")
+        XCTAssertEqual(records[0].workers.count, 2, "split over two workers: \(records[0].workers)")
+        let result = try XCTUnwrap(try cluster.store().result(jobID: split))
+        XCTAssertLessThanOrEqual(try ReferenceImages(cluster: cluster).maxDifference(result, requestJSON: records[0].requestJSON), 1)
+        XCTAssertEqual(records[1].state, .failed)
+        XCTAssertEqual(records[1].attempt, 1, "refused at its first claim")
+        XCTAssertTrue(records[1].error?.contains("more memory") == true, records[1].error ?? "")
     }
 }

@@ -30,6 +30,23 @@ final class GenerateInputTests: XCTestCase {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
+    /// A generation whose estimated peak memory exceeds --max-memory (or the machine's memory) is refused
+    /// with the estimate and the limit, before any denoising; the same one within the limit runs.
+    func testMemoryLimitIsCheckedBeforeAnyWork() throws {
+        let out = dir + "/m.png"
+        let refused = try hidiff(["generate", "-p", "x", "-W", "512", "-H", "512", "--steps", "1", "--quiet", "-o", out,
+                                  "--max-memory", "300000000"])
+        XCTAssertEqual(refused.status, 1, refused.err)
+        XCTAssertTrue(refused.err.contains("estimated peak") && refused.err.contains("286 MiB"), refused.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        let huge = try hidiff(["generate", "-p", "x", "-W", "16384", "-H", "16384", "--steps", "1", "--quiet", "-o", out])
+        XCTAssertEqual(huge.status, 1, huge.err)
+        XCTAssertTrue(huge.err.contains("submit --workers"), huge.err)
+        let fits = try hidiff(["generate", "-p", "x", "-W", "64", "-H", "64", "--steps", "1", "--quiet", "-o", out,
+                               "--max-memory", "1000000000"])
+        XCTAssertEqual(fits.status, 0, fits.err)
+    }
+
     func testBadPathsAreRefusedBeforeAnyWork() throws {
         let fifo = dir + "/fifo"
         XCTAssertEqual(mkfifo(fifo, 0o600), 0)

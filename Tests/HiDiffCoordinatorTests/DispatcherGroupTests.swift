@@ -1,4 +1,5 @@
 import HiDiffCoordinator
+import HiDiffCore
 import HiDiffProtocol
 import HiDiffStore
 import XCTest
@@ -113,5 +114,66 @@ final class DispatcherGroupTests: XCTestCase {
     func testCancelReachesEveryMember() {
         var (d, _) = grouped()
         XCTAssertEqual(sends(d.handle(.cancelRequested([lease]), now: 1)).map(\.0), [w1, w2])
+    }
+}
+
+/// Jobs submitted without `--workers`: the group size comes from the model's memory estimate.
+final class DispatcherAutoSizeTests: XCTestCase {
+    let w1 = ConnectionID(1), w2 = ConnectionID(2), w3 = ConnectionID(3)
+    let lease = Lease(jobID: 9, attempt: 1, owner: "c1")
+    let shape = ModelShape(unetChannels: [320, 640, 1280, 1280], attentionLevels: [true, true, true, false],
+                           unetLayers: 2, vaeChannels: [128, 256, 512, 512], vaeFactor: 8, weightBytes: 4 << 30)
+
+    func info(_ name: String, memory: Int64) -> WorkerInfo {
+        WorkerInfo(name: name, address: "host", cores: 2, memoryBytes: memory, version: "test", kernels: "k",
+                   models: [ModelInfo(name: "sd15", family: "sd", nativeSize: 512, shape: shape)],
+                   peerAddress: "\(name):7421")
+    }
+
+    func job(_ size: Int) -> ClaimedJob {
+        ClaimedJob(lease: lease, model: "sd15", requestJSON: #"{"width":\#(size),"height":\#(size),"guidance_scale":7.5,"hidiffusion":"auto"}"#,
+                   steps: 10, initImage: nil, checkpoint: nil, maxAttempts: 3, groupSize: nil)
+    }
+
+    /// Three workers that each hold a 2048 px job only when it is split in three.
+    var memory: Int64 { MemoryEstimate.perWorker(shape, width: 2048, height: 2048, batch: 2, parts: 3) }
+
+    func dispatcher(workers: Int) -> Dispatcher {
+        var d = Dispatcher(leaseSeconds: 30, checkpointEvery: 5, now: 0)
+        for (i, id) in [w1, w2, w3].prefix(workers).enumerated() {
+            _ = d.handle(.registered(id, info("w\(i + 1)", memory: memory)), now: 0)
+        }
+        return d
+    }
+
+    func testASmallJobRunsOnOneWorker() {
+        var d = dispatcher(workers: 3)
+        let actions = d.handle(.claimed(w1, [job(512)]), now: 0)
+        let assigns = actions.filter { if case .send(_, .assign) = $0 { true } else { false } }
+        XCTAssertEqual(assigns.count, 1)
+    }
+
+    func testALargeJobGetsTheGroupItsEstimateNeeds() {
+        var d = dispatcher(workers: 3)
+        let actions = d.handle(.claimed(w1, [job(2048)]), now: 0)
+        XCTAssertTrue(actions.contains { if case let .recordGroup(_, names) = $0 { names.count == 3 } else { false } }, "\(actions)")
+    }
+
+    func testWithTooFewFreeWorkersTheSizeIsFixedAndTheJobWaits() {
+        var d = dispatcher(workers: 2)
+        let actions = d.handle(.claimed(w1, [job(2048)]), now: 0)
+        XCTAssertTrue(actions.contains { if case .setGroupSize(lease, 3) = $0 { true } else { false } }, "\(actions)")
+        XCTAssertTrue(actions.contains { if case .release(lease, _) = $0 { true } else { false } })
+        XCTAssertTrue(d.leases.isEmpty)
+    }
+
+    func testAJobNoGroupCanHoldFailsWithWhatWouldWork() {
+        var d = Dispatcher(leaseSeconds: 30, checkpointEvery: 5, now: 0)
+        _ = d.handle(.registered(w1, info("w1", memory: 1 << 30)), now: 0)
+        let actions = d.handle(.claimed(w1, [job(1024)]), now: 0)
+        guard case let .fail(l, error, retryable)? = actions.first else { return XCTFail("\(actions)") }
+        XCTAssertEqual(l, lease)
+        XCTAssertFalse(retryable)
+        XCTAssertTrue(error.contains("more memory") && error.contains("GiB"), error)
     }
 }
