@@ -66,7 +66,7 @@ let package = Package(
         ], swiftSettings: swift6),
         // The coordinator: claims jobs, leases them to workers over TCP, records progress and results.
         .target(name: "HiDiffCoordinator", dependencies: [
-            "HiDiffStore", "HiDiffProtocol", "HiDiffPipeline", "HiDiffCore",
+            "HiDiffStore", "HiDiffProtocol", "HiDiffPipeline", "HiDiffModels", "HiDiffCore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -109,7 +109,7 @@ let package = Package(
             "HiDiffGroup", "HiDiffProtocol", "HiDiffCore", "HiDiffTestSupport",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
-        .testTarget(name: "HiDiffCoordinatorTests", dependencies: ["HiDiffCoordinator", "HiDiffProtocol", "HiDiffStore", "HiDiffCore"],
+        .testTarget(name: "HiDiffCoordinatorTests", dependencies: ["HiDiffCoordinator", "HiDiffProtocol", "HiDiffStore", "HiDiffModels", "HiDiffCore"],
                     swiftSettings: swift6),
         .testTarget(name: "HiDiffWorkerTests", dependencies: [
             "HiDiffWorker", "HiDiffProtocol", "HiDiffPipeline", "HiDiffTestSupport",

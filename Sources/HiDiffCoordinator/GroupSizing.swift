@@ -1,5 +1,6 @@
 import Foundation
 import HiDiffCore
+import HiDiffModels
 import HiDiffProtocol
 import HiDiffStore
 

@@ -1,5 +1,6 @@
 import HiDiffCoordinator
 import HiDiffCore
+import HiDiffModels
 import HiDiffProtocol
 import HiDiffStore
 import XCTest

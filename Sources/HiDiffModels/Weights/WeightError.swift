@@ -28,6 +28,8 @@ public enum WeightError: Error, CustomStringConvertible, Equatable, Sendable {
     case noWeightsFile(component: String, directory: String, tried: [String], hint: String?)
     /// Writing a safetensors file failed.
     case writeFailed(path: String, reason: String)
+    /// A tensor holds NaN or infinite values (a corrupt or badly converted checkpoint).
+    case nonFinite(name: String, file: String)
 
     public var description: String {
         switch self {
@@ -60,6 +62,9 @@ public enum WeightError: Error, CustomStringConvertible, Equatable, Sendable {
             return s
         case let .writeFailed(path, reason):
             return "cannot write \(path): \(reason)"
+        case let .nonFinite(name, file):
+            return "tensor '\(name)' in \(file) holds NaN or infinite values: the checkpoint is corrupt or was "
+                + "converted badly (re-download or re-convert it)"
         }
     }
 }

@@ -72,6 +72,8 @@ public struct Weights: Sendable {
         guard t.shape == expected else {
             throw WeightError.shapeMismatch(name: full, expected: expected, found: t.shape, file: source.origin(of: full))
         }
+        // A NaN weight would only show as a black image after the whole generation: refuse it at load.
+        guard t.isFinite else { throw WeightError.nonFinite(name: full, file: source.origin(of: full)) }
         return t
     }
 }

@@ -1,4 +1,5 @@
 import HiDiffCore
+import HiDiffModels
 import XCTest
 
 /// The per-worker memory estimate the coordinator picks a group size with: the invariants it must keep.

@@ -1,28 +1,4 @@
-/// What a model's memory use depends on, as a worker announces it (from the configs, no weights loaded).
-public struct ModelShape: Sendable, Equatable, Codable {
-    /// The U-Net's `block_out_channels`.
-    public var unetChannels: [Int]
-    /// Whether each U-Net level has transformer blocks (a cross-attention down block).
-    public var attentionLevels: [Bool]
-    /// The U-Net's `layers_per_block`.
-    public var unetLayers: Int
-    /// The VAE's `block_out_channels` (the decoder's top level is the first).
-    public var vaeChannels: [Int]
-    /// Pixels per latent row or column.
-    public var vaeFactor: Int
-    /// Bytes of every weight once loaded (float32).
-    public var weightBytes: Int64
-
-    public init(unetChannels: [Int], attentionLevels: [Bool], unetLayers: Int, vaeChannels: [Int], vaeFactor: Int,
-                weightBytes: Int64) {
-        self.unetChannels = unetChannels
-        self.attentionLevels = attentionLevels
-        self.unetLayers = unetLayers
-        self.vaeChannels = vaeChannels
-        self.vaeFactor = vaeFactor
-        self.weightBytes = weightBytes
-    }
-}
+import HiDiffCore
 
 /// An estimate of one worker's peak memory for a generation split over K row stripes: the weights, a fixed
 /// base (runtime, text encoders' activations, allocator slack), and the larger of the U-Net's and the VAE
@@ -43,7 +19,7 @@ public enum MemoryEstimate {
     public static func perWorker(_ shape: ModelShape, width: Int, height: Int, batch: Int, parts: Int) -> Int64 {
         let k = Double(max(parts, 1))
         let f = max(shape.vaeFactor, 1)
-        let (h, w) = (Double((height + f - 1) / f), Double((width + f - 1) / f))
+        let (h, w) = ((Double(height) / Double(f)).rounded(.up), (Double(width) / Double(f)).rounded(.up))
         var skips = 0.0, working = 0.0, gathered = 0.0
         for (level, channels) in shape.unetChannels.enumerated() {
             let scale = Double(1 << level)
@@ -59,9 +35,10 @@ public enum MemoryEstimate {
         let imagePixels = Double(width) * Double(height)
         let top = Double(shape.vaeChannels.first ?? 128)
         let vae = 4 * (4 * top * imagePixels / k + (parts > 1 ? 3 * imagePixels : 0)) + 3 * imagePixels
-        let activations = slack * max(unet, vae)
-        guard activations.isFinite, activations < 9e18 else { return .max }
-        return baseBytes + shape.weightBytes + Int64(activations)
+        // In Double and clamped: the shape may come from the network (a worker's registration).
+        let total = Double(baseBytes) + Double(max(shape.weightBytes, 0)) + slack * max(unet, vae)
+        guard total.isFinite, total < 9e18 else { return .max }
+        return Int64(total)
     }
 
     /// The fewest parts, up to `maxParts`, whose estimate fits in `memory` bytes per worker; nil if none does.
