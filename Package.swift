@@ -109,7 +109,7 @@ let package = Package(
             "HiDiffGroup", "HiDiffProtocol", "HiDiffCore", "HiDiffTestSupport",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
-        .testTarget(name: "HiDiffCoordinatorTests", dependencies: ["HiDiffCoordinator", "HiDiffProtocol", "HiDiffStore", "HiDiffModels", "HiDiffCore"],
+        .testTarget(name: "HiDiffCoordinatorTests", dependencies: ["HiDiffCoordinator", "HiDiffProtocol", "HiDiffStore", "HiDiffModels", "HiDiffPipeline", "HiDiffCore"],
                     swiftSettings: swift6),
         .testTarget(name: "HiDiffWorkerTests", dependencies: [
             "HiDiffWorker", "HiDiffProtocol", "HiDiffPipeline", "HiDiffTestSupport",

@@ -1,6 +1,7 @@
 import Foundation
 import HiDiffCore
 import HiDiffModels
+import HiDiffPipeline
 import HiDiffProtocol
 import HiDiffStore
 
@@ -16,19 +17,16 @@ enum GroupSizing {
 
     static func choose(_ job: ClaimedJob, leader: WorkerInfo) -> Decision {
         guard let model = leader.models.first(where: { $0.name == job.model }), let shape = model.shape,
-              let request = try? JSONSerialization.jsonObject(with: Data(job.requestJSON.utf8)) as? [String: Any] else {
+              let request = try? JSONDecoder().decode(GenerationRequest.self, from: Data(job.requestJSON.utf8)) else {
             return .fits(1)
         }
-        let width = request["width"] as? Int ?? model.nativeSize
-        let height = request["height"] as? Int ?? model.nativeSize
-        let guided = (request["guidance_scale"] as? Double ?? 7.5) > 1
-        let mode = request["hidiffusion"] as? String ?? "auto"
-        let hidiffusion = mode == "on" || (mode == "auto" && max(width, height) > model.nativeSize)
-        let levels = max(shape.unetChannels.count, 1)
-        let unit = (1 << (levels - 1)) * (hidiffusion ? 4 : 1)
-        let latentHeight = max(height / max(shape.vaeFactor, 1), 1)
-        let most = min(64, (latentHeight - 1) / unit + 1)
-        let batch = guided ? 2 : 1
+        // img2img takes the init image's size; the native size stands in for it here.
+        let width = request.width ?? model.nativeSize
+        let height = request.height ?? model.nativeSize
+        let hidiffusion = request.hidiffusion.isActive(width: width, height: height, nativeSize: model.nativeSize)
+        let unit = StripePlan.unit(levels: shape.unetChannels.count, hidiffusion: hidiffusion)
+        let most = min(64, StripePlan.maxParts(latentHeight: max(height / max(shape.vaeFactor, 1), 1), unit: unit))
+        let batch = request.guidanceScale > 1 ? 2 : 1
         if let k = MemoryEstimate.parts(for: shape, width: width, height: height, batch: batch,
                                         memory: leader.memoryBytes, maxParts: most) {
             return .fits(k)

@@ -44,15 +44,19 @@ public struct StripePlan: Sendable, Equatable {
 
     public var parts: Int { rows.count }
 
+    /// The unit of a U-Net with `levels` resolution levels: its total downsampling, times 4 when HiDiffusion
+    /// runs (RAU-Net's stride-4 downsampler and its 2x2 pool each take one more factor of 2).
+    public static func unit(levels: Int, hidiffusion: Bool) -> Int {
+        (1 << min(max(0, levels - 1), 16)) * (hidiffusion ? 4 : 1)
+    }
+
     /// The first row of `rank`'s stripe.
     public func start(_ rank: Int) -> Int { rows[..<rank].reduce(0, +) }
 }
 
 extension StableDiffusionPipeline {
-    /// The stripe unit of this model: its U-Net's total downsampling, times 4 when HiDiffusion runs
-    /// (RAU-Net's stride-4 downsampler and its 2x2 pool each take one more factor of 2).
+    /// The stripe unit of this model (`StripePlan.unit`).
     public func stripeUnit(hidiffusion: Bool) -> Int {
-        let levels = unet.config.blockOutChannels.count
-        return (1 << max(0, levels - 1)) * (hidiffusion ? 4 : 1)
+        StripePlan.unit(levels: unet.config.blockOutChannels.count, hidiffusion: hidiffusion)
     }
 }

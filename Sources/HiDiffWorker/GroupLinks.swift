@@ -2,10 +2,9 @@ import HiDiffCore
 import HiDiffGroup
 import HiDiffProtocol
 import Logging
-import Synchronization
 
-/// A worker's side of sharded jobs: the listener its group peers dial, the token they prove, and the
-/// bytes its groups sent (for `hidiff bench` and the logs).
+/// A worker's side of sharded jobs: the listener its group peers dial and the token they prove; it logs
+/// the bytes each group sent.
 public final class GroupLinks: Sendable {
     public let listener: PeerListener
     /// Where the other members reach this worker ("host:port"), as it registers.
@@ -14,7 +13,6 @@ public final class GroupLinks: Sendable {
     private let logger: Logger
     /// Seconds a member waits for its group's links before the job fails (retryable).
     public let joinTimeout: Double
-    private let lastTraffic = Mutex<(job: Int64, traffic: CollectiveTraffic)?>(nil)
 
     public init(listener: PeerListener, advertisedAddress: String, token: [UInt8], joinTimeout: Double = 60,
                 logger: Logger) {
@@ -36,11 +34,8 @@ public final class GroupLinks: Sendable {
     }
 
     func record(_ traffic: CollectiveTraffic, job: Int64) {
-        lastTraffic.withLock { $0 = (job, traffic) }
         let sent = CollectiveKind.allCases.compactMap { k in traffic.bytesSent[k].map { "\(k)=\($0)" } }
         logger.info("group traffic", metadata: ["job": "\(job)", "sent_bytes": "\(sent.joined(separator: " "))"])
     }
 
-    /// The bytes by kind of the last sharded job this worker finished.
-    public var lastJobTraffic: (job: Int64, traffic: CollectiveTraffic)? { lastTraffic.withLock { $0 } }
 }

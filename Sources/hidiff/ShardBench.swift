@@ -133,8 +133,8 @@ struct ShardRankBench: ParsableCommand {
             ? try HiDiffusion(family: family, nativeLatentSize: unet.config.sampleSize ?? 64, settings: HiDiffusionSettings(),
                               seed: 0, modelName: input.model)
             : nil
-        let levels = unet.config.blockOutChannels.count
-        let plan = try StripePlan(latentHeight: h, parts: addresses.count, unit: (1 << (levels - 1)) * (hd == nil ? 1 : 4))
+        let plan = try StripePlan(latentHeight: h, parts: addresses.count,
+                                  unit: StripePlan.unit(levels: unet.config.blockOutChannels.count, hidiffusion: hd != nil))
         let listener = try PeerListener.bindBlocking(host: "127.0.0.1", port: Int(addresses[rank].split(separator: ":").last!)!)
         defer { listener.close() }
         let roster = try GroupRoster(groupID: 1, members: try addresses.map { try PeerAddress($0) }, rank: rank)

@@ -47,7 +47,8 @@ struct SubmitCommand: ParsableCommand {
             if workers > 1, let height = generation.height {
                 let hidiffusion = generation.hidiffusionOptions.hidiffusion != .off
                 do {
-                    _ = try StripePlan(latentHeight: height / 8, parts: workers, unit: hidiffusion ? 32 : 8)
+                    _ = try StripePlan(latentHeight: height / 8, parts: workers,
+                                       unit: StripePlan.unit(levels: 4, hidiffusion: hidiffusion))
                 } catch {
                     throw ValidationError("--workers \(workers) at height \(height): \(error)")
                 }

@@ -1,6 +1,8 @@
+import Foundation
 import HiDiffCoordinator
 import HiDiffCore
 import HiDiffModels
+import HiDiffPipeline
 import HiDiffProtocol
 import HiDiffStore
 import XCTest
@@ -132,8 +134,11 @@ final class DispatcherAutoSizeTests: XCTestCase {
     }
 
     func job(_ size: Int) -> ClaimedJob {
-        ClaimedJob(lease: lease, model: "sd15", requestJSON: #"{"width":\#(size),"height":\#(size),"guidance_scale":7.5,"hidiffusion":"auto"}"#,
-                   steps: 10, initImage: nil, checkpoint: nil, maxAttempts: 3, groupSize: nil)
+        // The request as `submit` stores it (guided, HiDiffusion on auto).
+        let request = GenerationRequest(prompt: "a cat", width: size, height: size, steps: 10, guidanceScale: 7.5)
+        let json = String(decoding: try! JSONEncoder().encode(request), as: UTF8.self)
+        return ClaimedJob(lease: lease, model: "sd15", requestJSON: json, steps: 10, initImage: nil, checkpoint: nil,
+                          maxAttempts: 3, groupSize: nil)
     }
 
     /// Three workers that each hold a 2048 px job only when it is split in three.

@@ -28,21 +28,26 @@ if [ -d /sys/fs/cgroup/memory ]; then cgroot=/sys/fs/cgroup/memory; v=1
 elif [ -f /sys/fs/cgroup/cgroup.controllers ]; then cgroot=/sys/fs/cgroup; v=2
 else echo "$0: no memory cgroup controller found" >&2; exit 1; fi
 tag="hidiff-shard-$$"
-groups=()
 make_group() {  # make_group NAME -> path of a cgroup limited to $limit
   local g="$cgroot/$tag-$1"
   mkdir "$g"
   if [ $v = 1 ]; then echo "$limit" > "$g/memory.limit_in_bytes"; else echo "$limit" > "$g/memory.max"; echo 0 > "$g/memory.swap.max" 2>/dev/null || true; fi
-  groups+=("$g")
   echo "$g"
 }
 peak() { if [ $v = 1 ]; then cat "$1/memory.max_usage_in_bytes"; else cat "$1/memory.peak" 2>/dev/null || echo -1; fi; }
-in_group() { local g=$1; shift; sh -c 'echo $$ > "$0/cgroup.procs"; exec "$@"' "$g" "$@"; }
+# Runs "$@" in cgroup $1. The shell moves itself in and execs, so a background `$!` is the program's pid.
+in_group_script='echo $$ > "$0/cgroup.procs"; exec "$@"'
 
 dir=$(mktemp -d /tmp/hidiff-shard-memory.XXXXXX)
 cleanup() {
   "$repo/ops/cluster" down --dir "$dir" >/dev/null 2>&1 || true
-  for g in "${groups[@]}"; do rmdir "$g" 2>/dev/null || true; done
+  # Anything still in a cgroup (it must be empty before it can be removed) is stopped.
+  for g in "$cgroot/$tag"-*; do
+    [ -d "$g" ] || continue
+    for pid in $(cat "$g/cgroup.procs" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+  done
+  sleep 0.5
+  for g in "$cgroot/$tag"-*; do [ -d "$g" ] || continue; rmdir "$g" 2>/dev/null || echo "$0: could not remove cgroup $g" >&2; done
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -52,7 +57,7 @@ request=(-p "a red circle and a blue square" --seed 7 -W "$size" -H "$size" --st
 echo "limit: $(mib "$limit") MiB per process; demo model, ${size}x${size}, $steps steps"
 single=$(make_group single)
 set +e
-in_group "$single" "$bin" generate "${request[@]}" -o "$dir/single.png" --quiet 2>"$dir/single.err"
+sh -c "$in_group_script" "$single" "$bin" generate "${request[@]}" -o "$dir/single.png" --quiet 2>"$dir/single.err"
 status=$?
 set -e
 echo "single process: exit $status, peak $(mib "$(peak "$single")") MiB$([ $status = 137 ] && echo ' (killed by the memory limit)')"
@@ -63,7 +68,7 @@ source "$dir/env"
 coordinator=$(tr '\0' '\n' < "/proc/$(cat "$dir/run/coordinator-1.pid")/cmdline" | grep -A1 -x -- --listen | tail -1)
 for i in $(seq 1 "$workers"); do
   g=$(make_group "worker-$i")
-  in_group "$g" "$bin" worker --coordinator "$coordinator" --token-file "$dir/token" --name "worker-$i" \
+  sh -c "$in_group_script" "$g" "$bin" worker --coordinator "$coordinator" --token-file "$dir/token" --name "worker-$i" \
     --peer-listen 127.0.0.1:0 --memory "$limit" >"$dir/logs/worker-$i.log" 2>&1 &
   echo $! > "$dir/run/worker-$i.pid"
 done
