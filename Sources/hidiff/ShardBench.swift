@@ -119,9 +119,18 @@ struct ShardRankBench: ParsableCommand {
     @Option var hidiffusion: String = "on"
     @Option var call: Int = 0
 
+    func validate() throws {
+        let count = peers.split(separator: ",").count
+        guard (0..<count).contains(rank) else { throw ValidationError("--rank \(rank) is not one of the \(count) --peers") }
+        guard (0..<50).contains(call) else { throw ValidationError("--call must be from 0 to 49") }
+    }
+
     func run() throws {
         LogSetup.bootstrap()
         let addresses = peers.split(separator: ",").map(String.init)
+        let members = try addresses.map { text in
+            do { return try PeerAddress(text) } catch { throw ValidationError("--peers: \(text) is not HOST:PORT") }
+        }
         let unet = try ComponentLoader.unet(at: input.model)
         let family = ModelFamily.detect(unet: unet.config, name: input.model, trailingSpacing: false)
         let (h, w) = (input.height / input.vaeFactor, input.width / input.vaeFactor)
@@ -135,9 +144,9 @@ struct ShardRankBench: ParsableCommand {
             : nil
         let plan = try StripePlan(latentHeight: h, parts: addresses.count,
                                   unit: StripePlan.unit(levels: unet.config.blockOutChannels.count, hidiffusion: hd != nil))
-        let listener = try PeerListener.bindBlocking(host: "127.0.0.1", port: Int(addresses[rank].split(separator: ":").last!)!)
+        let listener = try PeerListener.bindBlocking(host: members[rank].host, port: members[rank].port)
         defer { listener.close() }
-        let roster = try GroupRoster(groupID: 1, members: try addresses.map { try PeerAddress($0) }, rank: rank)
+        let roster = try GroupRoster(groupID: 1, members: members, rank: rank)
         let group = try TCPCollective.joinBlocking(roster: roster, listener: listener,
                                                    token: Array(try String(contentsOfFile: tokenFile, encoding: .utf8).utf8))
         defer { group.close() }
