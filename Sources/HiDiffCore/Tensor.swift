@@ -10,16 +10,17 @@ public struct Tensor: Sendable, Equatable {
 
     /// Wraps `data` with `shape`; the element counts must agree.
     public init(shape: [Int], data: [Float]) {
-        precondition(shape.allSatisfy { $0 >= 0 }, "negative extent in shape \(shape)")
-        precondition(shape.reduce(1, *) == data.count,
-                     "shape \(shape) holds \(shape.reduce(1, *)) elements, data has \(data.count)")
+        // `guard ... fatalError`, not `precondition`: this module is built with -Ounchecked, which drops
+        // preconditions, and a wrong count here would let kernels write past the buffer.
+        let n = Self.elementCount(shape)
+        guard n == data.count else { fatalError("shape \(shape) holds \(n) elements, data has \(data.count)") }
         self.shape = shape
         self.data = data
     }
 
     /// A tensor of `shape` filled with `value`.
     public init(repeating value: Float, shape: [Int]) {
-        self.init(shape: shape, data: [Float](repeating: value, count: shape.reduce(1, *)))
+        self.init(shape: shape, data: [Float](repeating: value, count: Self.elementCount(shape)))
     }
 
     /// A zero tensor of `shape`.
@@ -29,7 +30,7 @@ public struct Tensor: Sendable, Equatable {
 
     /// A tensor whose elements are written by `body` into uninitialised storage of `shape`'s size.
     public init(shape: [Int], unsafeUninitialized body: (UnsafeMutableBufferPointer<Float>) -> Void) {
-        let n = shape.reduce(1, *)
+        let n = Self.elementCount(shape)
         // An empty tensor shares Swift's empty-array storage: never hand it to a writer (even of 0 bytes).
         if n == 0 {
             self.init(shape: shape, data: [])
@@ -40,6 +41,20 @@ public struct Tensor: Sendable, Equatable {
             count = n
         }
         self.init(shape: shape, data: data)
+    }
+
+    /// The number of elements of `shape`, computed without overflow: a negative extent or a product past
+    /// `Int.max` stops the process here instead of allocating a wrapped-around size. Requests and files are
+    /// validated long before this; it is the last guard, in a module compiled without checks.
+    public static func elementCount(_ shape: [Int]) -> Int {
+        var n = 1
+        for extent in shape {
+            guard extent >= 0 else { fatalError("negative extent in shape \(shape)") }
+            let (product, overflow) = n.multipliedReportingOverflow(by: extent)
+            guard !overflow else { fatalError("shape \(shape) has more elements than Int can count") }
+            n = product
+        }
+        return n
     }
 
     /// Number of elements.
@@ -54,12 +69,14 @@ public struct Tensor: Sendable, Equatable {
     public func reshaped(_ newShape: [Int]) -> Tensor {
         var s = newShape
         if let i = s.firstIndex(of: -1) {
-            let known = s.enumerated().filter { $0.offset != i }.map(\.element).reduce(1, *)
-            precondition(known > 0 && count % known == 0, "cannot reshape \(shape) to \(newShape)")
+            var rest = s
+            rest.remove(at: i)
+            let known = Self.elementCount(rest)
+            guard known > 0 && count % known == 0 else { fatalError("cannot reshape \(shape) to \(newShape)") }
             s[i] = count / known
         }
         var t = self
-        precondition(s.reduce(1, *) == count, "cannot reshape \(shape) to \(newShape)")
+        guard Self.elementCount(s) == count else { fatalError("cannot reshape \(shape) to \(newShape)") }
         t.shape = s
         return t
     }

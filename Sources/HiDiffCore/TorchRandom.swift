@@ -26,8 +26,7 @@ public struct TorchGenerator: Sendable {
 
     /// Standard-normal float32 noise of `shape`, equal to `torch.randn(shape, generator: self)`.
     public mutating func randn(_ shape: [Int]) -> Tensor {
-        precondition(shape.allSatisfy { $0 >= 0 }, "randn: negative extent in shape \(shape)")
-        let count = shape.reduce(1, *)
+        let count = Tensor.elementCount(shape)
         if count >= 16 {
             return Tensor(shape: shape) { fillNormal16($0) }
         }

@@ -47,6 +47,30 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
         self.negativePrompt2 = negativePrompt2
     }
 
+    /// Decodes a stored or sent request: `prompt` and `seed` are required; every other field may be absent or
+    /// null and then takes the default `init` gives it (so a client need not spell out defaults).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = GenerationRequest(prompt: "")
+        prompt = try c.decode(String.self, forKey: .prompt)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        negativePrompt = try c.decodeIfPresent(String.self, forKey: .negativePrompt) ?? d.negativePrompt
+        prompt2 = try c.decodeIfPresent(String.self, forKey: .prompt2)
+        negativePrompt2 = try c.decodeIfPresent(String.self, forKey: .negativePrompt2)
+        width = try c.decodeIfPresent(Int.self, forKey: .width)
+        height = try c.decodeIfPresent(Int.self, forKey: .height)
+        steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
+        guidanceScale = try c.decodeIfPresent(Double.self, forKey: .guidanceScale) ?? d.guidanceScale
+        scheduler = try c.decodeIfPresent(SchedulerKind.self, forKey: .scheduler)
+        karras = try c.decodeIfPresent(Bool.self, forKey: .karras) ?? d.karras
+        initImage = try c.decodeIfPresent(String.self, forKey: .initImage)
+        strength = try c.decodeIfPresent(Double.self, forKey: .strength) ?? d.strength
+        hidiffusion = try c.decodeIfPresent(HiDiffusionMode.self, forKey: .hidiffusion) ?? d.hidiffusion
+        hidiffusionSettings = try c.decodeIfPresent(HiDiffusionSettings.self, forKey: .hidiffusionSettings)
+            ?? d.hidiffusionSettings
+        family = try c.decodeIfPresent(ModelFamily.self, forKey: .family)
+    }
+
     enum CodingKeys: String, CodingKey {
         case prompt, width, height, steps, seed, scheduler, karras, strength
         case negativePrompt = "negative_prompt"

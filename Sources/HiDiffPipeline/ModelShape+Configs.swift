@@ -53,16 +53,21 @@ extension StableDiffusionPipeline {
         ModelShape(unet: unet.config, vae: vae.config, weightBytes: ModelShape.weightBytes(atPath: path))
     }
 
-    /// One machine's estimated peak memory for `request` (`MemoryEstimate`, K = 1).
-    public func estimatedPeakBytes(_ request: GenerationRequest, initImage: RGBImage?) throws -> Int64 {
+    /// The estimated peak memory of each of `parts` machines rendering `request` together (`MemoryEstimate`).
+    ///
+    /// - Throws: `PipelineError.invalidRequest` for a request `validate()` refuses or a size this model cannot make.
+    public func estimatedPeakBytes(_ request: GenerationRequest, initImage: RGBImage?, parts: Int = 1) throws -> Int64 {
+        try request.validate()
         let (width, height) = try resolveSize(request, initImage: initImage)
         return MemoryEstimate.perWorker(shape, width: width, height: height, batch: request.guidanceScale > 1 ? 2 : 1,
-                                        parts: 1)
+                                        parts: parts)
     }
 
-    /// Throws `PipelineError.overMemory` (with `hint`) when `request`'s estimated peak exceeds `limit` bytes.
-    public func checkMemory(_ request: GenerationRequest, initImage: RGBImage?, limit: Int64, hint: String) throws {
-        let needed = try estimatedPeakBytes(request, initImage: initImage)
+    /// Throws `PipelineError.overMemory` (with `hint`) when `request`'s estimated peak on each of `parts`
+    /// machines exceeds `limit` bytes.
+    public func checkMemory(_ request: GenerationRequest, initImage: RGBImage?, parts: Int = 1, limit: Int64,
+                            hint: String) throws {
+        let needed = try estimatedPeakBytes(request, initImage: initImage, parts: parts)
         guard needed <= limit else { throw PipelineError.overMemory(needed: needed, limit: limit, hint: hint) }
     }
 }

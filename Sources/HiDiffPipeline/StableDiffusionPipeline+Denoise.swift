@@ -15,6 +15,8 @@ extension StableDiffusionPipeline {
     /// - Throws: `PipelineError.invalidRequest`, `.stopped(atStep:)` when `control.shouldStop` asked;
     ///   `DenoiseCheckpointError` when `control.resumeFrom` does not fit the request; what `onCheckpoint` throws.
     public func denoise(_ request: GenerationRequest, initImage: RGBImage?, control: DenoiseControl) throws -> Tensor {
+        // The same limits as the command line's, here too: requests also come from the network and from files.
+        try request.validate()
         guard control.checkpointEvery >= 0 else {
             throw PipelineError.invalidRequest(field: "checkpointEvery", reason: "\(control.checkpointEvery) must be >= 0")
         }

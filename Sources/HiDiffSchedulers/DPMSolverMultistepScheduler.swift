@@ -102,6 +102,13 @@ public struct DPMSolverMultistepScheduler: Scheduler {
             throw SchedulerError.invalid(scheduler: name, field: "final_sigmas_type", value: other,
                                          expected: "zero or sigma_min")
         }
+        // Two equal noise levels make the second-order step divide by zero (as in diffusers, whose image
+        // is then black): e.g. 999 or 1000 "leading" steps over 1000 training steps repeat a timestep.
+        if let i = (1..<max(sigmaValues.count, 1)).first(where: { !(sigmaValues[$0] < sigmaValues[$0 - 1]) }) {
+            throw SchedulerError.invalidSteps(
+                scheduler: name, steps: steps,
+                reason: "steps \(i - 1) and \(i) fall on the same noise level (timesteps \(intTimesteps[i - 1]) and \(intTimesteps[i]) of \(trainSteps) training steps, \(spacing) spacing); use fewer steps")
+        }
         finalSigmaZero = (config.finalSigmasType ?? "zero") == "zero"
         sigmas = sigmaValues.map { Float($0) } + [last]
         timesteps = intTimesteps.map(Double.init)

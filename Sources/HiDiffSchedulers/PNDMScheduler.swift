@@ -67,9 +67,11 @@ public struct PNDMScheduler: Scheduler {
             prkCount = middle.count
         }
         timesteps = all.map(Double.init)
-        for t in all where t >= trainSteps {
+        // "trailing" spacing at some step counts (499 over 1000) reaches timestep -1, which diffusers reads
+        // as the last entry of its table (a wrong image); refused here instead.
+        for t in all where t < 0 || t >= trainSteps {
             throw SchedulerError.invalidSteps(scheduler: name, steps: steps,
-                                              reason: "timestep \(t) is beyond the \(trainSteps) training steps")
+                                              reason: "timestep \(t) is outside the \(trainSteps) training steps (0..<\(trainSteps)); use fewer steps")
         }
     }
 

@@ -75,6 +75,10 @@ public final class JobRunner: Sendable {
                 collective = joined
                 control.collective = joined
             }
+            // Requests arrive over the network: the engine's rules and this worker's memory, before any work.
+            try pipeline.checkMemory(request, initImage: initImage, parts: control.collective.size,
+                                     limit: models.memoryLimit,
+                                     hint: "the limit is this worker's --memory; render it over more workers (submit --workers K) or on workers with more memory")
             control.resumeFrom = try a.checkpoint.map { try DenoiseCheckpoint(serialized: $0) }
             control.checkpointEvery = Int(a.checkpointEvery)
             // Every rank holds the whole latent; rank 0 alone reports it.

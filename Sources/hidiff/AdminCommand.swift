@@ -62,7 +62,7 @@ struct AdminCommand: ParsableCommand {
             if let state, JobState(rawValue: state) == nil {
                 throw ValidationError("--state must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be from 1 to 10000") }
+            try requireRange(limit, 1...10_000, option: "--limit")
         }
 
         func run() throws {

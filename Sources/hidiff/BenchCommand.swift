@@ -24,8 +24,8 @@ struct UNetBench: ParsableCommand {
     var warmup: Int = 1
 
     func validate() throws {
-        guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
-        guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
+        try requireRange(runs, 1...1000, option: "--runs")
+        try requireRange(warmup, 0...100, option: "--warmup")
     }
 
     func run() throws {
@@ -94,9 +94,9 @@ struct UNetBenchInput: ParsableArguments {
         guard vaeFactor >= 1, width % vaeFactor == 0, height % vaeFactor == 0, width > 0, height > 0 else {
             throw ValidationError("width and height must be positive multiples of the vae factor \(vaeFactor)")
         }
-        guard (1...64).contains(batch) else { throw ValidationError("--batch must be from 1 to 64 (got \(batch))") }
-        guard width <= 16384 && height <= 16384 else {
-            throw ValidationError("--width and --height must be at most 16384 (got \(width)x\(height))")
+        try requireRange(batch, 1...64, option: "--batch")
+        guard width <= GenerationLimits.maxSide && height <= GenerationLimits.maxSide else {
+            throw ValidationError("--width and --height must be at most \(GenerationLimits.maxSide) (got \(width)x\(height))")
         }
     }
 
@@ -122,8 +122,8 @@ struct SGEMMBench: ParsableCommand {
     var runs: Int = 5
 
     func validate() throws {
-        guard (1...16384).contains(size) else { throw ValidationError("--size must be from 1 to 16384 (got \(size))") }
-        guard (1...1000).contains(runs) else { throw ValidationError("--runs must be from 1 to 1000 (got \(runs))") }
+        try requireRange(size, 1...16384, option: "--size")
+        try requireRange(runs, 1...1000, option: "--runs")
     }
 
     func run() throws {

@@ -54,13 +54,18 @@ struct EvalDuplicationCommand: ParsableCommand {
 
     func validate() throws {
         guard try !parsedSizes().isEmpty else { throw ValidationError("--sizes: no size given") }
-        guard (1...10_000).contains(seeds) else { throw ValidationError("--seeds must be from 1 to 10000 (got \(seeds))") }
-        guard (1...1000).contains(steps) else { throw ValidationError("--steps must be from 1 to 1000 (got \(steps))") }
-        guard cfgScale.isFinite, Float(cfgScale).isFinite, abs(cfgScale) <= 1000 else {
-            throw ValidationError("--cfg-scale must be a finite number from -1000 to 1000 (got \(cfgScale))")
-        }
-        for size in try parsedSizes() where size <= 0 || size % 8 != 0 || size > 4096 {
-            throw ValidationError("--sizes: \(size) must be a positive multiple of 8 up to 4096")
+        try requireRange(seeds, 1...10_000, option: "--seeds")
+        // Each image is a generation request: the engine's rules, under this command's option names.
+        for size in try parsedSizes() {
+            let request = GenerationRequest(prompt: prompt ?? "", width: size, height: size, steps: steps,
+                                            guidanceScale: cfgScale)
+            if let (field, reason) = request.problem() {
+                throw ValidationError(field == .width || field == .height
+                                      ? "--sizes: \(size) \(reason.replacingOccurrences(of: " (got \(size))", with: ""))"
+                                      : "\(field.option) \(reason)")
+            }
+            // A benchmark sweep renders every size many times: bounded tighter than one generation.
+            guard size <= 4096 else { throw ValidationError("--sizes: \(size) must be at most 4096 for a benchmark sweep") }
         }
         if let prompt, ObjectCounter.promptColour(prompt) == nil {
             throw ValidationError("--prompt \"\(prompt)\" names none of red, green, blue, yellow")

@@ -75,10 +75,15 @@ struct GenerateCommand: ParsableCommand {
         guard let data = try CLIFiles.readRegularFile(path, what: "--request", limit: 16 << 20) else {
             throw ValidationError("--request \(path) is empty")
         }
+        let request: GenerationRequest
         do {
-            return try JSONDecoder().decode(GenerationRequest.self, from: data)
+            request = try JSONDecoder().decode(GenerationRequest.self, from: data)
         } catch {
             throw ValidationError("--request \(path) is not a generation request: \(error)")
         }
+        if let (field, reason) = request.problem() {
+            throw ValidationError("--request \(path): \(field.rawValue) \(reason)")
+        }
+        return request
     }
 }

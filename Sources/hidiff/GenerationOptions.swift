@@ -37,20 +37,12 @@ struct GenerationOptions: ParsableArguments {
     var hidiffusionOptions: HiDiffusionOptions
 
     func validate() throws {
-        guard steps >= 1 && steps <= 1000 else { throw ValidationError("--steps must be from 1 to 1000 (got \(steps))") }
-        guard cfgScale.isFinite, Float(cfgScale).isFinite, abs(cfgScale) <= 1000 else {
-            throw ValidationError("--cfg-scale must be a finite number from -1000 to 1000 (got \(cfgScale))")
-        }
-        guard strength > 0 && strength <= 1 else {
-            throw ValidationError("--strength must be in (0, 1] (got \(strength))")
+        // The engine's own rules (GenerationRequest.problem), reported under this command's option names.
+        if let (field, reason) = request(prompt: prompt ?? "", seed: 0).problem() {
+            throw ValidationError("\(field.option) \(reason)")
         }
         if initImage == nil && strength != 0.8 {
             throw ValidationError("--strength only applies with --init-image")
-        }
-        for (name, side) in [("--width", width), ("--height", height)] {
-            if let side, side <= 0 || side % 8 != 0 || side > 16384 {
-                throw ValidationError("\(name) must be a positive multiple of 8 up to 16384 (got \(side))")
-            }
         }
     }
 

@@ -25,7 +25,8 @@ struct HiDiffusionBench: ParsableCommand {
     var family: ModelFamily?
 
     func validate() throws {
-        guard runs >= 1, steps >= 1 else { throw ValidationError("--runs and --steps must be at least 1") }
+        try requireRange(runs, 1...1000, option: "--runs")
+        try requireRange(steps, GenerationLimits.steps, option: "--steps")
     }
 
     func run() throws {

@@ -40,9 +40,7 @@ struct HiDiffusionOptions: ParsableArguments {
     }
 
     func validate() throws {
-        for (name, r) in [("--t1-ratio", t1Ratio), ("--t2-ratio", t2Ratio)] {
-            if let r, !(0...1).contains(r) { throw ValidationError("\(name) must be in 0...1 (got \(r))") }
-        }
+        // The ratios' ranges are the request's rules (GenerationRequest.problem), checked with the other options.
         if hidiffusion == .off && (noRaunet || noWindowAttn || t1Ratio != nil || t2Ratio != nil) {
             throw ValidationError("--no-raunet, --no-window-attn and the ratios have no effect with --hidiffusion off")
         }

@@ -21,7 +21,7 @@ struct OpsBench: ParsableCommand {
     var list = false
 
     func validate() throws {
-        guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
+        try requireRange(runs, 1...1000, option: "--runs")
     }
 
     func run() throws {

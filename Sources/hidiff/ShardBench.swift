@@ -25,7 +25,7 @@ struct ShardBench: ParsableCommand {
 
     func validate() throws {
         guard ["on", "off"].contains(hidiffusion) else { throw ValidationError("--hidiffusion is on or off") }
-        guard (0..<50).contains(call) else { throw ValidationError("--call must be from 0 to 49") }
+        try requireRange(call, 0...49, option: "--call")
         _ = try parsedWorkers()
     }
 
@@ -122,7 +122,7 @@ struct ShardRankBench: ParsableCommand {
     func validate() throws {
         let count = peers.split(separator: ",").count
         guard (0..<count).contains(rank) else { throw ValidationError("--rank \(rank) is not one of the \(count) --peers") }
-        guard (0..<50).contains(call) else { throw ValidationError("--call must be from 0 to 49") }
+        try requireRange(call, 0...49, option: "--call")
     }
 
     func run() throws {

@@ -34,13 +34,13 @@ struct SubmitCommand: ParsableCommand {
         }
         if seeds != nil && generation.seed != nil { throw ValidationError("give --seed or --seeds, not both") }
         if let seeds { _ = try SeedList.parse(seeds) }
-        guard (1...100).contains(maxAttempts) else { throw ValidationError("--max-attempts must be from 1 to 100") }
-        guard abs(priority) <= 1_000_000 else { throw ValidationError("--priority must be from -1000000 to 1000000") }
+        try requireRange(maxAttempts, 1...100, option: "--max-attempts")
+        try requireRange(priority, -1_000_000...1_000_000, option: "--priority")
         if let batch, batch.isEmpty || batch.count > 200 || batch.contains(where: { $0.isNewline }) {
             throw ValidationError("--batch must be 1-200 characters on one line")
         }
         if let workers {
-            guard (1...64).contains(workers) else { throw ValidationError("--workers must be from 1 to 64") }
+            try requireRange(workers, 1...64, option: "--workers")
             // The stripes must fit the latent: every stripe but the last a multiple of the U-Net's total
             // downsampling (8 for SD 1.x/2.x, 4 for SDXL; 4x that with HiDiffusion). Checked here for the
             // strictest layout when the height is known; the worker checks the model's own.

@@ -63,12 +63,23 @@ final class GenerateInputTests: XCTestCase {
             (["-o", dir + "/a.png", "-W", "4294967296"], "--width"),
             (["-o", dir + "/a.png", "-W", "-64"], "--width must be a positive multiple of 8 up to 16384 (got -64)"),
             (["-o", dir + "/a.png", "--steps", "-1"], "--steps must be from 1 to 1000"),
+            (["-o", dir + "/a.png", "--t1-ratio", "1e300"], "--t1-ratio must be in 0...1"),
+            (["-o", dir + "/a.png", "-p", String(repeating: "a", count: 70_000)], "--prompt must be at most 65536 bytes"),
+            // Two equal noise levels: a division by zero after the second step, refused before the first.
+            (["-o", dir + "/a.png", "--scheduler", "dpm++2m", "--steps", "999"], "fall on the same noise level"),
         ]
         for (args, message) in cases {
             let r = try generate(args)
             XCTAssertNotEqual(r.status, 0, "\(args) was accepted")
             XCTAssertTrue(r.err.contains(message), "\(args): \(r.err)")
         }
+        // A stored request (`--request`) is held to the same rules as the options.
+        let stored = dir + "/request.json"
+        try Data(#"{"prompt": "x", "seed": 1, "steps": 5000, "width": 64, "height": 64}"#.utf8)
+            .write(to: URL(fileURLWithPath: stored))
+        let r = try hidiff(["generate", "--request", stored, "-o", dir + "/a.png", "--quiet"])
+        XCTAssertEqual(r.status, 64, r.err)
+        XCTAssertTrue(r.err.contains("--request \(stored): steps must be from 1 to 1000 (got 5000)"), r.err)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/a.png"), "nothing was written")
         var info = stat()
         XCTAssertEqual(stat("/dev/null", &info), 0)

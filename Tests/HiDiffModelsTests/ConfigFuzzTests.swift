@@ -55,7 +55,7 @@ final class ConfigFuzzTests: XCTestCase {
         guard FileManager.default.fileExists(atPath: path) else { throw FixtureError("sd15-tiny fixture not present") }
         let original = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path)))
                                         as? [String: Any])
-        var rng = ConfigMutator(seed: 0x5EED_0000 ^ UInt64(component.count))
+        var rng = JSONMutator(seed: 0x5EED_0000 ^ UInt64(component.count))
         var loaded = 0, refused = 0
         for _ in 0..<Self.iterations {
             let data = rng.mutate(original)

@@ -1,6 +1,7 @@
 import Foundation
 import HiDiffCore
 import HiDiffModels
+import HiDiffTestSupport
 import XCTest
 
 /// Bounded, deterministic fuzzing of the safetensors parser (checkpoints and the cluster's latents and
@@ -12,7 +13,7 @@ final class SafeTensorsFuzzTests: XCTestCase {
         let valid = try SafeTensorsWriter.serialize(
             [("a", Tensor(shape: [2, 3], data: [1, 2, 3, 4, 5, 6])), ("b.weight", Tensor(zeros: [4])), ("c", Tensor(zeros: [1, 1, 2, 2]))],
             metadata: ["format": "pt"])
-        var rng = ConfigMutator(seed: 0xF00D)  // its SplitMix64 stream drives the byte mutations too
+        var rng = JSONMutator(seed: 0xF00D)  // its SplitMix64 stream drives the byte mutations too
         var parsed = 0, refused = 0
         for _ in 0..<Self.iterations {
             var bytes = valid

@@ -74,35 +74,14 @@ final class SchedulerConfigValueTests: XCTestCase {
     func testMutatedConfigsLoadOrThrow() throws {
         let original = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path)))
                                         as? [String: Any])
-        var state: UInt64 = 0x5C4E_D01E
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        let values = ["0", "-1", "1e12", "-1e12", "NaN", "Infinity", "\"NaN\"", "null", "true", "[]", "1e-45",
-                      "0.5", "2", "999", "[0.1]", "\"trailing\"", "\"linspace\"", "\"squaredcos_cap_v2\""]
+        var mutator = JSONMutator(seed: 0x5C4E_D01E, values: [
+            "0", "-1", "1e12", "-1e12", "NaN", "Infinity", "\"NaN\"", "null", "true", "[]", "1e-45", "0.5", "2", "999",
+            "[0.1]", "\"trailing\"", "\"linspace\"", "\"squaredcos_cap_v2\""])
         var loaded = 0, refused = 0
         for i in 0..<2_000 {
-            var object = original
-            var literals: [String: String] = [:]
-            for m in 0..<(1 + Int(next() % 3)) {
-                let keys = object.keys.sorted()
-                let key = keys[Int(next() % UInt64(keys.count))]
-                if next() % 4 == 0 {
-                    object.removeValue(forKey: key)
-                } else {
-                    object[key] = "__M\(m)__"
-                    literals["__M\(m)__"] = values[Int(next() % UInt64(values.count))]
-                }
-            }
-            var text = String(decoding: try JSONSerialization.data(withJSONObject: object, options: .sortedKeys),
-                              as: UTF8.self)
-            for (p, v) in literals { text = text.replacingOccurrences(of: "\"\(p)\"", with: v) }
+            let text = mutator.mutate(original)
             do {
-                let config = try SchedulerConfig(jsonData: Data(text.utf8))
+                let config = try SchedulerConfig(jsonData: text)
                 loaded += 1
                 // Building the schedulers is the costly part; every 10th loaded config is enough.
                 if i % 10 == 0 {

@@ -1,0 +1,41 @@
+extension GenerationRequest {
+    /// What is wrong with this request on its own (no model needed), or nil when it is valid.
+    ///
+    /// The one rule set for every path that runs a request: the command line reports the problem under the
+    /// option's name (`field.option`), the pipeline and the cluster under the JSON key. `reason` reads after
+    /// the field's name, e.g. "--steps must be from 1 to 1000 (got -1)".
+    public func problem() -> (field: RequestField, reason: String)? {
+        let limits = GenerationLimits.self
+        let prompts: [(RequestField, String?)] = [(.prompt, prompt), (.negativePrompt, negativePrompt),
+                                                  (.prompt2, prompt2), (.negativePrompt2, negativePrompt2)]
+        for case let (field, text?) in prompts where text.utf8.count > limits.maxPromptBytes {
+            return (field, "must be at most \(limits.maxPromptBytes) bytes (got \(text.utf8.count))")
+        }
+        for case let (field, side?) in [(RequestField.width, width), (.height, height)]
+        where side <= 0 || side % limits.sideMultiple != 0 || side > limits.maxSide {
+            return (field, "must be a positive multiple of \(limits.sideMultiple) up to \(limits.maxSide) (got \(side))")
+        }
+        guard limits.steps.contains(steps) else {
+            return (.steps, "must be from \(limits.steps.lowerBound) to \(limits.steps.upperBound) (got \(steps))")
+        }
+        // Checked in Float, the precision guidance is applied in: 1e300 is finite as a Double only.
+        guard guidanceScale.isFinite, Float(guidanceScale).isFinite, abs(guidanceScale) <= limits.maxGuidance else {
+            let m = Int(limits.maxGuidance)
+            return (.guidanceScale, "must be a finite number from -\(m) to \(m) (got \(guidanceScale))")
+        }
+        guard strength > 0 && strength <= 1 else { return (.strength, "must be in (0, 1] (got \(strength))") }
+        for case let (field, ratio?) in [(RequestField.t1Ratio, hidiffusionSettings.t1Ratio),
+                                         (.t2Ratio, hidiffusionSettings.t2Ratio)] where !(ratio >= 0 && ratio <= 1) {
+            return (field, "must be in 0...1 (got \(ratio))")
+        }
+        if case .fixed(let q) = hidiffusionSettings.windowShift, !(0...3).contains(q) {
+            return (.windowShift, "must be seeded or 0...3 (got \(q))")
+        }
+        return nil
+    }
+
+    /// Throws `PipelineError.invalidRequest` naming the field's JSON key when `problem()` finds one.
+    public func validate() throws {
+        if let (field, reason) = problem() { throw PipelineError.invalidRequest(field: field.rawValue, reason: reason) }
+    }
+}
