@@ -1,3 +1,4 @@
+import HiDiffKernels
 import Synchronization
 
 extension Tensor {

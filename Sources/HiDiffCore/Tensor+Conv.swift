@@ -1,3 +1,4 @@
+import HiDiffKernels
 extension Tensor {
     /// 2-D convolution (cross-correlation, groups = 1) of an NCHW tensor, torch `F.conv2d` semantics, on one
     /// node holding the whole map. `weight` is [O, I, kh, kw]; stride, padding and dilation apply to both axes.
@@ -122,41 +123,6 @@ extension Tensor {
                             y0 += rows
                         }
                     }
-                }
-            }
-        }
-    }
-
-    /// Fills col[(ci*kh + i)*kw + j][r*wo + ox] with x[ci][ (y0+r)*s - padTop + i*d ][ ox*s - padLeft + j*d ].
-    @inline(__always)
-    static func im2col(_ x: UnsafePointer<Float>, c: Int, h: Int, w: Int, kh: Int, kw: Int, s: Int, d: Int,
-                       padTop: Int, padLeft: Int, y0: Int, rows: Int, wo: Int,
-                       into col: UnsafeMutablePointer<Float>) {
-        let cols = rows * wo
-        parallelRanges(c * kh * kw, minChunk: max(1, (1 << 14) / max(cols, 1))) { range in
-            for kr in range {
-                let j = kr % kw, i = (kr / kw) % kh, ci = kr / (kw * kh)
-                let plane = x + ci * h * w
-                let dstRow = col + kr * cols
-                // Output columns whose input column lies inside the image: ox in [oxLo, oxHi).
-                let offX = j * d - padLeft
-                let oxLo = offX >= 0 ? 0 : min(wo, (-offX + s - 1) / s)
-                let oxHi = max(oxLo, min(wo, (w - 1 - offX) >= 0 ? (w - 1 - offX) / s + 1 : 0))
-                for r in 0..<rows {
-                    let iy = (y0 + r) * s - padTop + i * d
-                    let dst = dstRow + r * wo
-                    if iy < 0 || iy >= h {
-                        dst.update(repeating: 0, count: wo)
-                        continue
-                    }
-                    let line = plane + iy * w + offX
-                    if oxLo > 0 { dst.update(repeating: 0, count: oxLo) }
-                    if s == 1 {
-                        (dst + oxLo).update(from: line + oxLo, count: oxHi - oxLo)
-                    } else {
-                        for ox in oxLo..<oxHi { dst[ox] = line[ox * s] }
-                    }
-                    if oxHi < wo { (dst + oxHi).update(repeating: 0, count: wo - oxHi) }
                 }
             }
         }

@@ -1,3 +1,4 @@
+import HiDiffKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -69,14 +70,8 @@ extension Tensor {
         return Tensor(shape: shape) { out in
             data.withUnsafeBufferPointer { src in
                 v.data.withUnsafeBufferPointer { vb in
-                    let s = src.baseAddress!, o = out.baseAddress!, vp = vb.baseAddress!
-                    parallelRanges(n * c, minChunk: max(1, (1 << 15) / max(inner, 1))) { r in
-                        for nc in r {
-                            let b = perSample ? vp[nc] : vp[nc % c]
-                            let base = nc * inner
-                            for i in 0..<inner { o[base + i] = s[base + i] + b }
-                        }
-                    }
+                    addPlaneBias(src.baseAddress!, out.baseAddress!, planes: n * c, inner: inner, bias: vb.baseAddress!,
+                                 channels: c, perPlane: perSample)
                 }
             }
         }
@@ -154,23 +149,6 @@ extension Tensor {
                     }
                 }
             }
-        }
-    }
-}
-
-/// o[i] = s[i] / (1 + exp(-s[i])) for `n` floats, split over the cores (o may equal s).
-@inlinable
-func siluRange(_ s: UnsafePointer<Float>, _ o: UnsafeMutablePointer<Float>, _ n: Int) {
-    parallelRanges(n) { r in
-        var i = r.lowerBound
-        while i + 8 <= r.upperBound {
-            let x = load8(s, i)
-            store8(x / (1 + fastExp(-x)), o, i)
-            i += 8
-        }
-        while i < r.upperBound {
-            o[i] = s[i] / (1 + fastExp(-s[i]))
-            i += 1
         }
     }
 }

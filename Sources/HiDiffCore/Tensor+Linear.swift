@@ -1,3 +1,4 @@
+import HiDiffKernels
 extension Tensor {
     /// x W^T + b over the last axis: [..., in] with `weight` [out, in] and `bias` [out] gives [..., out].
     public func linear(weight: Tensor, bias: Tensor?) -> Tensor {

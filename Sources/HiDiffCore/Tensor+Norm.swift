@@ -1,3 +1,4 @@
+import HiDiffKernels
 extension Tensor {
     /// GroupNorm over [N, C, ...]: statistics per (sample, group of C/groups channels), then a per-channel
     /// affine. Sums are accumulated in Double; with several stripes they are all-reduced (rank order) so every
@@ -44,53 +45,9 @@ extension Tensor {
         }
         return Tensor(shape: shape) { out in
             data.withUnsafeBufferPointer { src in
-                let s = src.baseAddress!, o = out.baseAddress!
-                parallelRanges(n * c, minChunk: max(1, (1 << 15) / max(inner, 1))) { r in
-                    for nc in r {
-                        let a = scale[nc], b = shift[nc], base = nc * inner
-                        for i in 0..<inner { o[base + i] = s[base + i] * a + b }
-                    }
-                }
+                scaleShiftPlanes(src.baseAddress!, out.baseAddress!, planes: n * c, inner: inner, scale: scale, shift: shift)
             }
         }
-    }
-
-    /// Per group: the sum of its elements, or with `center` the sum of squared deviations from it.
-    private func groupSums(_ s: UnsafePointer<Float>, groups: Int, perGroup: Int, center: [Double]?) -> [Double] {
-        var result = [Double](repeating: 0, count: groups)
-        result.withUnsafeMutableBufferPointer { rb in
-            let rp = rb.baseAddress!
-            parallelRanges(groups, minChunk: max(1, (1 << 15) / max(perGroup, 1))) { r in
-                for g in r {
-                    let p = s + g * perGroup
-                    let m = Float(center?[g] ?? 0)
-                    var acc = 0.0
-                    var i = 0
-                    // Eight float lanes over short blocks keep it fast; Double across blocks keeps it exact.
-                    let m8 = SIMD8<Float>(repeating: m)
-                    while i < perGroup {
-                        let end = min(perGroup, i + 256)
-                        var f8 = SIMD8<Float>.zero
-                        var j = i
-                        if center == nil {
-                            while j + 8 <= end { f8 += load8(p, j); j += 8 }
-                        } else {
-                            while j + 8 <= end { let v = load8(p, j) - m8; f8 += v * v; j += 8 }
-                        }
-                        var f = f8.sum()
-                        while j < end {
-                            let v = center == nil ? p[j] : p[j] - m
-                            f += center == nil ? v : v * v
-                            j += 1
-                        }
-                        acc += Double(f)
-                        i = end
-                    }
-                    rp[g] = acc
-                }
-            }
-        }
-        return result
     }
 
     /// LayerNorm over the last axis with optional affine `weight`/`bias` of that extent.
@@ -102,10 +59,7 @@ extension Tensor {
         let w = weight?.data, b = bias?.data
         return profiled("layerNorm") { Tensor(shape: shape) { out in
             data.withUnsafeBufferPointer { src in
-                let s = src.baseAddress!, o = out.baseAddress!
-                parallelRanges(rows, minChunk: max(1, (1 << 15) / max(d, 1))) { r in
-                    for row in r { layerNormRow(s + row * d, o + row * d, d, weight: w, bias: b, eps: eps) }
-                }
+                layerNormRows(src.baseAddress!, out.baseAddress!, rows: rows, width: d, weight: w, bias: b, eps: eps)
             }
         } }
     }
@@ -140,27 +94,4 @@ public func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
         p[j] *= inv
         j += 1
     }
-}
-
-/// LayerNorm of one row of `d` floats: two vectorised passes for the statistics (mean, then centred
-/// squares), one for the affine output.
-@inline(__always)
-func layerNormRow(_ p: UnsafePointer<Float>, _ q: UnsafeMutablePointer<Float>, _ d: Int,
-                  weight w: [Float]?, bias b: [Float]?, eps: Float) {
-    var s8 = SIMD8<Float>.zero
-    var j = 0
-    while j + 8 <= d { s8 += load8(p, j); j += 8 }
-    var sum = Double(s8.sum())
-    while j < d { sum += Double(p[j]); j += 1 }
-    let mean = Float(sum / Double(d))
-    let m8 = SIMD8<Float>(repeating: mean)
-    var q8 = SIMD8<Float>.zero
-    j = 0
-    while j + 8 <= d { let v = load8(p, j) - m8; q8 += v * v; j += 8 }
-    var sq = Double(q8.sum())
-    while j < d { let v = Double(p[j] - mean); sq += v * v; j += 1 }
-    let inv = Float(1 / (sq / Double(d) + Double(eps)).squareRoot())
-    for k in 0..<d { q[k] = (p[k] - mean) * inv }
-    if let w { w.withUnsafeBufferPointer { wp in for k in 0..<d { q[k] *= wp[k] } } }
-    if let b { b.withUnsafeBufferPointer { bp in for k in 0..<d { q[k] += bp[k] } } }
 }

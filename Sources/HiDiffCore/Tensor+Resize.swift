@@ -1,3 +1,4 @@
+import HiDiffKernels
 extension Tensor {
     /// torch `F.interpolate(mode="nearest", size=(height, width))` on NCHW (the legacy rule, not
     /// "nearest-exact"): source index = min(floor(dst * (in / out)), in - 1) with the scale in float32.

@@ -1,3 +1,4 @@
+import HiDiffKernels
 extension Tensor {
     /// Row-major strides of `shape`.
     @inlinable
@@ -179,33 +180,5 @@ extension Tensor {
             }
         }
         return out
-    }
-}
-
-/// out[b][j][i] = src[b][i][j] for `batch` row-major `rows` x `cols` matrices, in 32 x 32 tiles split over
-/// the cores. Each tile is first copied row by row into a small buffer: reading it column-wise straight from
-/// the source would touch 32 lines a row stride apart, which for power-of-two widths all alias one L1 set.
-func transposeBatched(_ src: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, batch: Int, rows: Int,
-                      cols: Int) {
-    let tile = 32
-    let tileRows = (rows + tile - 1) / tile, tileCols = (cols + tile - 1) / tile
-    let tasks = batch * tileRows
-    parallelRanges(tasks, minChunk: max(1, (1 << 15) / max(tile * cols, 1))) { range in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: tile * tile) { buffer in
-            let buf = buffer.baseAddress!
-            for task in range {
-                let b = task / tileRows, i0 = (task % tileRows) * tile
-                let s = src + b * rows * cols, o = out + b * rows * cols
-                let h = min(rows, i0 + tile) - i0
-                for tj in 0..<tileCols {
-                    let j0 = tj * tile, w = min(cols, j0 + tile) - j0
-                    for i in 0..<h { (buf + i * tile).update(from: s + (i0 + i) * cols + j0, count: w) }
-                    for j in 0..<w {
-                        let dst = o + (j0 + j) * rows + i0
-                        for i in 0..<h { dst[i] = buf[i * tile + j] }
-                    }
-                }
-            }
-        }
     }
 }

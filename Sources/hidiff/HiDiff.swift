@@ -19,5 +19,6 @@ struct HiDiff: AsyncParsableCommand {
         abstract: "HiDiffusion: Stable Diffusion far above its training resolution, on CPUs.",
         subcommands: [GenerateCommand.self, SubmitCommand.self, StatusCommand.self, WaitCommand.self,
                       ResultCommand.self, CancelCommand.self, AdminCommand.self, MigrateCommand.self,
-                      CoordinatorCommand.self, WorkerCommand.self, BenchCommand.self, EvalCommand.self])
+                      CoordinatorCommand.self, WorkerCommand.self, BenchCommand.self, EvalCommand.self,
+                      CompareCommand.self])
 }

@@ -30,7 +30,7 @@ final class ReferenceImages: @unchecked Sendable {
         let got = try PNGReader.read(bytes: result.png)
         let want = try image(for: requestJSON)
         guard got.width == want.width, got.height == want.height else { return 255 }
-        return zip(got.pixels, want.pixels).map { abs(Int($0) - Int($1)) }.max() ?? 0
+        return try ImageDifference(got, want).maxDifference
     }
 }
 

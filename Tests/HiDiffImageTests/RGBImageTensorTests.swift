@@ -73,3 +73,24 @@ final class RGBImageTensorTests: XCTestCase {
         XCTAssertEqual(RGBImage(tensor: image.toTensor()), image)
     }
 }
+
+/// `ImageDifference`, the measure `hidiff compare` prints and the sharding and parity tests assert on.
+final class ImageDifferenceTests: XCTestCase {
+    func testMeasures() throws {
+        let a = RGBImage(width: 2, height: 1, pixels: [0, 10, 20, 30, 40, 50])
+        var b = a
+        XCTAssertEqual(try ImageDifference(a, b).maxDifference, 0)
+        XCTAssertEqual(try ImageDifference(a, b).psnr, .infinity)
+        b.pixels[1] = 13
+        b.pixels[5] = 49
+        let d = try ImageDifference(a, b)
+        XCTAssertEqual(d.maxDifference, 3)
+        XCTAssertEqual(d.differingValues, 2)
+        XCTAssertEqual(d.meanDifference, 4.0 / 6, accuracy: 1e-12)
+        // MSE = (9 + 1) / 6; PSNR = 10 log10(255^2 / MSE).
+        XCTAssertEqual(d.psnr, 10 * log10(65025 / (10.0 / 6)), accuracy: 1e-9)
+        XCTAssertThrowsError(try ImageDifference(a, RGBImage(width: 1, height: 2, pixels: a.pixels))) {
+            XCTAssertTrue("\($0)".contains("2x1 and 1x2"), "\($0)")
+        }
+    }
+}

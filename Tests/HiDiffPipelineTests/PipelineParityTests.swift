@@ -69,7 +69,7 @@ final class PipelineParityTests: XCTestCase {
     func testRejectsSizesThatAreNotMultiplesOfTheVAEFactor() throws {
         let pipeline = try StableDiffusionPipeline(path: Fixtures.path("models/sd15-tiny"))
         XCTAssertThrowsError(try pipeline.denoise(GenerationRequest(prompt: "x", width: 60, height: 64, steps: 1))) {
-            XCTAssertEqual($0 as? PipelineError, .invalidRequest(field: "width", reason: "60 must be a positive multiple of 8"))
+            XCTAssertEqual($0 as? PipelineError, .invalidRequest(field: "width", reason: "must be a positive multiple of 8 up to 16384 (got 60)"))
         }
     }
 }

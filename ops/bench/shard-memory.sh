@@ -3,21 +3,27 @@
 # `hidiff generate` and once as a cluster job over K workers, every process in its own memory cgroup
 # limited to LIMIT bytes (needs root; cgroup v1 memory controller or cgroup v2).
 #
-#   ops/bench/shard-memory.sh [--size PX] [--limit BYTES] [--workers K] [--steps N]
+#   ops/bench/shard-memory.sh [--model DIR] [--size PX] [--limit BYTES] [--workers K] [--steps N] [--cfg-scale G]
+#                             [--reference PNG]
 #
-# Defaults: the demo model at 1024 x 1024 (HiDiffusion on), 2 steps, 4 workers, 600 MiB each.
+# Defaults: the demo model at 1024 x 1024 (HiDiffusion on), 2 steps, guidance 7.5, 4 workers, 600 MiB each.
+# --model: a diffusers folder (e.g. models/wide, for 4096 px); its workers are given its parent folder.
+# --reference: an unlimited `generate` of the same request made earlier, compared instead of running it again.
 # Prints the single process's exit status and peak memory, then the cluster job's state, each worker's
 # peak memory, and the largest pixel difference between the cluster's image and an unlimited `generate`.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-size=1024; limit=$((600 << 20)); workers=4; steps=2
+size=1024; limit=$((600 << 20)); workers=4; steps=2; model=""; cfg=7.5; reference=""
 while [ $# -gt 0 ]; do
   case "$1" in
+    --model) model=$(cd "$2" && pwd); shift 2 ;;
+    --cfg-scale) cfg=$2; shift 2 ;;
+    --reference) reference=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); shift 2 ;;
     --size) size=$2; shift 2 ;;
     --limit) limit=$2; shift 2 ;;
     --workers) workers=$2; shift 2 ;;
     --steps) steps=$2; shift 2 ;;
-    *) echo "usage: $0 [--size PX] [--limit BYTES] [--workers K] [--steps N]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--model DIR] [--size PX] [--limit BYTES] [--workers K] [--steps N] [--cfg-scale G] [--reference PNG]" >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "$0: memory cgroups need root" >&2; exit 1; }
@@ -52,12 +58,16 @@ cleanup() {
 }
 trap cleanup EXIT
 mib() { echo $(( $1 >> 20 )); }
-request=(-p "a red circle and a blue square" --seed 7 -W "$size" -H "$size" --steps "$steps")
+request=(-p "a red circle and a blue square" --seed 7 -W "$size" -H "$size" --steps "$steps" --cfg-scale "$cfg")
+local_model=(); worker_models=(); cluster_model=()
+if [ -n "$model" ]; then
+  local_model=(--model "$model"); worker_models=(--models "$(dirname "$model")"); cluster_model=(--model "$(basename "$model")")
+fi
 
-echo "limit: $(mib "$limit") MiB per process; demo model, ${size}x${size}, $steps steps"
+echo "limit: $(mib "$limit") MiB per process; model ${model:-demo (shapes)}, ${size}x${size}, $steps steps, guidance $cfg"
 single=$(make_group single)
 set +e
-sh -c "$in_group_script" "$single" "$bin" generate "${request[@]}" -o "$dir/single.png" --quiet 2>"$dir/single.err"
+sh -c "$in_group_script" "$single" "$bin" generate "${local_model[@]}" "${request[@]}" -o "$dir/single.png" --quiet 2>"$dir/single.err"
 status=$?
 set -e
 echo "single process: exit $status, peak $(mib "$(peak "$single")") MiB$([ $status = 137 ] && echo ' (killed by the memory limit)')"
@@ -69,7 +79,7 @@ coordinator=$(tr '\0' '\n' < "/proc/$(cat "$dir/run/coordinator-1.pid")/cmdline"
 for i in $(seq 1 "$workers"); do
   g=$(make_group "worker-$i")
   sh -c "$in_group_script" "$g" "$bin" worker --coordinator "$coordinator" --token-file "$dir/token" --name "worker-$i" \
-    --peer-listen 127.0.0.1:0 --memory "$limit" >"$dir/logs/worker-$i.log" 2>&1 &
+    --peer-listen 127.0.0.1:0 --memory "$limit" "${worker_models[@]}" >"$dir/logs/worker-$i.log" 2>&1 &
   echo $! > "$dir/run/worker-$i.pid"
 done
 for _ in $(seq 1 300); do
@@ -77,7 +87,7 @@ for _ in $(seq 1 300); do
   [ "$n" -ge "$workers" ] && break
   sleep 0.2
 done
-id=$("$bin" submit "${request[@]}" --workers "$workers")
+id=$("$bin" submit "${cluster_model[@]}" "${request[@]}" --workers "$workers")
 "$bin" wait "$id" --timeout 3600 >/dev/null || true
 "$bin" status "$id" --json | python3 -c '
 import json, sys
@@ -86,31 +96,13 @@ error = ", error: " + r["error"] if r["error"] else ""
 print("cluster job: %s on %d workers (%s), attempt %d%s" % (r["state"], len(r["workers"]), ",".join(r["workers"]), r["attempt"], error))'
 for i in $(seq 1 "$workers"); do echo "  worker-$i peak $(mib "$(peak "$cgroot/$tag-worker-$i")") MiB"; done
 if "$bin" result "$id" -o "$dir/cluster.png" >/dev/null 2>&1; then
-  "$bin" status "$id" --json | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)[0]["request"]))' > "$dir/request.json"
-  "$bin" generate --request "$dir/request.json" -o "$dir/reference.png" --quiet
-  python3 - "$dir/cluster.png" "$dir/reference.png" <<'EOF'
-import struct, sys, zlib
-def pixels(path):
-    data = open(path, "rb").read(); i = 8; idat = b""
-    while i < len(data):
-        n = struct.unpack(">I", data[i:i + 4])[0]; kind = data[i + 4:i + 8]
-        if kind == b"IHDR": w, h = struct.unpack(">II", data[i + 8:i + 16])
-        if kind == b"IDAT": idat += data[i + 8:i + 8 + n]
-        i += 12 + n
-    raw = zlib.decompress(idat); stride = 3 * w; out = bytearray(); prev = bytearray(stride); p = 0
-    for _ in range(h):
-        f = raw[p]; line = bytearray(raw[p + 1:p + 1 + stride]); p += 1 + stride
-        for x in range(stride):
-            a = line[x - 3] if x >= 3 else 0; b = prev[x]; c = prev[x - 3] if x >= 3 else 0
-            if f == 1: line[x] = (line[x] + a) & 255
-            elif f == 2: line[x] = (line[x] + b) & 255
-            elif f == 3: line[x] = (line[x] + (a + b) // 2) & 255
-            elif f == 4:
-                q = a + b - c; pa, pb, pc = abs(q - a), abs(q - b), abs(q - c)
-                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        out += line; prev = line
-    return out
-x, y = pixels(sys.argv[1]), pixels(sys.argv[2])
-print(f"cluster image vs unlimited generate: max pixel difference {max(abs(p - q) for p, q in zip(x, y))}")
-EOF
+  if [ -z "$reference" ]; then
+    "$bin" status "$id" --json | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)[0]["request"]))' > "$dir/request.json"
+    "$bin" generate "${local_model[@]}" --request "$dir/request.json" -o "$dir/reference.png" --quiet
+    reference=$dir/reference.png
+  fi
+  "$bin" compare "$dir/cluster.png" "$reference" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print("cluster image vs unlimited generate: max pixel difference %d, PSNR %s dB" % (d["max_difference"], d["psnr_db"] or "inf"))'
 fi

@@ -54,13 +54,13 @@ public func fastExpInPlace(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
 
 /// Loads 8 floats at `p + i` (no alignment needed).
 @inlinable @inline(__always)
-func load8(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
+public func load8(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
     UnsafeRawPointer(p).loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
 }
 
 /// Stores 8 floats at `p + i` (no alignment needed).
 @inlinable @inline(__always)
-func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
+public func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, toByteOffset: i &* 4, as: SIMD8<Float>.self)
 }
 
@@ -132,4 +132,20 @@ public func fastGelu(_ x: SIMD8<Float>) -> SIMD8<Float> {
 @inlinable @inline(__always)
 public func fastGelu(_ x: Float) -> Float {
     fastGelu(SIMD8<Float>(repeating: x))[0]
+}
+
+/// o[i] = s[i] / (1 + exp(-s[i])) for `n` floats, split over the cores (o may equal s).
+public func siluRange(_ s: UnsafePointer<Float>, _ o: UnsafeMutablePointer<Float>, _ n: Int) {
+    parallelRanges(n) { r in
+        var i = r.lowerBound
+        while i + 8 <= r.upperBound {
+            let x = load8(s, i)
+            store8(x / (1 + fastExp(-x)), o, i)
+            i += 8
+        }
+        while i < r.upperBound {
+            o[i] = s[i] / (1 + fastExp(-s[i]))
+            i += 1
+        }
+    }
 }

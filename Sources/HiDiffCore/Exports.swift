@@ -1,0 +1,2 @@
+// The kernels are part of HiDiffCore's API (parallelRanges, fastExp, ...): one import gives both.
+@_exported import HiDiffKernels

@@ -1,0 +1,77 @@
+// Data movement over raw pointers: transposes (NCHW <-> tokens), im2col, per-plane bias. Compiled with
+// -Ounchecked: with overflow checks on their index arithmetic the copy loops do not vectorise and run
+// 1.5-1.6x slower (`hidiff bench ops`). Callers check every size first.
+
+/// out[b][j][i] = src[b][i][j] for `batch` row-major `rows` x `cols` matrices, in 32 x 32 tiles split over
+/// the cores. Each tile is first copied row by row into a small buffer: reading it column-wise straight from
+/// the source would touch 32 lines a row stride apart, which for power-of-two widths all alias one L1 set.
+public func transposeBatched(_ src: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, batch: Int, rows: Int,
+                      cols: Int) {
+    let tile = 32
+    let tileRows = (rows + tile - 1) / tile, tileCols = (cols + tile - 1) / tile
+    let tasks = batch * tileRows
+    parallelRanges(tasks, minChunk: max(1, (1 << 15) / max(tile * cols, 1))) { range in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: tile * tile) { buffer in
+            let buf = buffer.baseAddress!
+            for task in range {
+                let b = task / tileRows, i0 = (task % tileRows) * tile
+                let s = src + b * rows * cols, o = out + b * rows * cols
+                let h = min(rows, i0 + tile) - i0
+                for tj in 0..<tileCols {
+                    let j0 = tj * tile, w = min(cols, j0 + tile) - j0
+                    for i in 0..<h { (buf + i * tile).update(from: s + (i0 + i) * cols + j0, count: w) }
+                    for j in 0..<w {
+                        let dst = o + (j0 + j) * rows + i0
+                        for i in 0..<h { dst[i] = buf[i * tile + j] }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Fills col[(ci*kh + i)*kw + j][r*wo + ox] with x[ci][ (y0+r)*s - padTop + i*d ][ ox*s - padLeft + j*d ].
+public func im2col(_ x: UnsafePointer<Float>, c: Int, h: Int, w: Int, kh: Int, kw: Int, s: Int, d: Int,
+                   padTop: Int, padLeft: Int, y0: Int, rows: Int, wo: Int,
+                   into col: UnsafeMutablePointer<Float>) {
+    let cols = rows * wo
+    parallelRanges(c * kh * kw, minChunk: max(1, (1 << 14) / max(cols, 1))) { range in
+        for kr in range {
+            let j = kr % kw, i = (kr / kw) % kh, ci = kr / (kw * kh)
+            let plane = x + ci * h * w
+            let dstRow = col + kr * cols
+            // Output columns whose input column lies inside the image: ox in [oxLo, oxHi).
+            let offX = j * d - padLeft
+            let oxLo = offX >= 0 ? 0 : min(wo, (-offX + s - 1) / s)
+            let oxHi = max(oxLo, min(wo, (w - 1 - offX) >= 0 ? (w - 1 - offX) / s + 1 : 0))
+            for r in 0..<rows {
+                let iy = (y0 + r) * s - padTop + i * d
+                let dst = dstRow + r * wo
+                if iy < 0 || iy >= h {
+                    dst.update(repeating: 0, count: wo)
+                    continue
+                }
+                let line = plane + iy * w + offX
+                if oxLo > 0 { dst.update(repeating: 0, count: oxLo) }
+                if s == 1 {
+                    (dst + oxLo).update(from: line + oxLo, count: oxHi - oxLo)
+                } else {
+                    for ox in oxLo..<oxHi { dst[ox] = line[ox * s] }
+                }
+                if oxHi < wo { (dst + oxHi).update(repeating: 0, count: wo - oxHi) }
+            }
+        }
+    }
+}
+
+/// o[p * inner + i] = s[p * inner + i] + bias[perPlane ? p : p % channels] for `planes` planes of `inner` floats.
+public func addPlaneBias(_ s: UnsafePointer<Float>, _ o: UnsafeMutablePointer<Float>, planes: Int, inner: Int,
+                         bias: UnsafePointer<Float>, channels: Int, perPlane: Bool) {
+    parallelRanges(planes, minChunk: max(1, (1 << 15) / max(inner, 1))) { r in
+        for p in r {
+            let b = perPlane ? bias[p] : bias[p % channels]
+            let base = p * inner
+            for i in 0..<inner { o[base + i] = s[base + i] + b }
+        }
+    }
+}
