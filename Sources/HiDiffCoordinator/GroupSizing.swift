@@ -17,7 +17,7 @@ enum GroupSizing {
 
     static func choose(_ job: ClaimedJob, leader: WorkerInfo) -> Decision {
         guard let model = leader.models.first(where: { $0.name == job.model }), let shape = model.shape,
-              let request = try? JSONDecoder().decode(GenerationRequest.self, from: Data(job.requestJSON.utf8)) else {
+              let request = try? GenerationRequest(json: Data(job.requestJSON.utf8)) else {
             return .fits(1)
         }
         // img2img takes the init image's size; the native size stands in for it here.

@@ -1,17 +1,15 @@
 import Foundation
+import HiDiffCore
 
 /// Whole-file reads and atomic writes with errors as `PNGError`.
 enum PNGFile {
     static func read(_ path: String) throws(PNGError) -> [UInt8] {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw .fileNotFound(path: path)
-        }
-        guard !isDir.boolValue else { throw .unreadable(path: path, reason: "it is a directory") }
         do {
-            return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            return [UInt8](try RegularFile.read(path, maxBytes: 1 << 30))
+        } catch RegularFileError.notFound {
+            throw .fileNotFound(path: path)
         } catch {
-            throw .unreadable(path: path, reason: error.localizedDescription)
+            throw .unreadable(path: path, reason: (error as? RegularFileError)?.reason ?? "\(error)")
         }
     }
 

@@ -1,4 +1,19 @@
+import Foundation
+import HiDiffModels
+
 extension GenerationRequest {
+    /// Decodes a request sent as JSON (a stored job, a `--request` file), with decoding errors explained by
+    /// field path. It is not validated: call `problem()` or `validate()`.
+    ///
+    /// - Throws: `PipelineError.invalidRequest(field: "request", ...)`.
+    public init(json: Data) throws {
+        do {
+            self = try JSONDecoder().decode(GenerationRequest.self, from: json)
+        } catch {
+            throw PipelineError.invalidRequest(field: "request", reason: describeDecodingError(error))
+        }
+    }
+
     /// What is wrong with this request on its own (no model needed), or nil when it is valid.
     ///
     /// The one rule set for every path that runs a request: the command line reports the problem under the

@@ -1,4 +1,5 @@
 import Foundation
+import HiDiffCore
 
 /// A diffusers `scheduler_config.json`. Every field is optional: a field the file does not set takes the
 /// default of whichever scheduler is built from it (diffusers' `from_config` semantics).
@@ -81,8 +82,11 @@ public struct SchedulerConfig: Decodable, Sendable, Equatable {
 
     /// Reads a `scheduler_config.json` file and range-checks it; errors name `path`.
     public init(contentsOf path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SchedulerError.unreadableConfig(path: path, reason: "file not found or unreadable")
+        let data: Data
+        do {
+            data = try RegularFile.read(path, maxBytes: 16 << 20)
+        } catch {
+            throw SchedulerError.unreadableConfig(path: path, reason: (error as? RegularFileError)?.reason ?? "\(error)")
         }
         do {
             let decoder = JSONDecoder()

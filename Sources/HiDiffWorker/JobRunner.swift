@@ -59,12 +59,7 @@ public final class JobRunner: Sendable {
         defer { collective?.close() }
         do {
             let pipeline = try models.pipeline(named: a.model)
-            let request: GenerationRequest
-            do {
-                request = try JSONDecoder().decode(GenerationRequest.self, from: Data(a.requestJSON.utf8))
-            } catch {
-                throw WorkerError.invalidAssignment("the request is not a valid generation request: \(error)")
-            }
+            let request = try GenerationRequest(json: Data(a.requestJSON.utf8))
             let initImage = try a.initImage.map { try PNGReader.read(bytes: $0) }
             var control = DenoiseControl()
             if let g = a.group {

@@ -1,19 +1,21 @@
 import ArgumentParser
 import Foundation
+import HiDiffCore
 
 /// Reading and writing the files a person names on the command line.
 enum CLIFiles {
     /// The contents of `path` if it is a regular file no larger than `limit`; a clear error otherwise (a FIFO
     /// or device is refused before it is opened, so nothing blocks).
     static func readRegularFile(_ path: String, what: String, limit: Int) throws -> Data? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw ValidationError("\(what) \(path): no such file") }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw ValidationError("\(what) \(path) is not a regular file") }
-        guard Int(info.st_size) <= limit else { throw ValidationError("\(what) \(path) is larger than \(limit) bytes") }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ValidationError("\(what) \(path) cannot be read (permissions?)")
+        do {
+            return try RegularFile.read(path, maxBytes: limit)
+        } catch RegularFileError.notFound {
+            throw ValidationError("\(what) \(path): no such file")
+        } catch RegularFileError.notRegular(_, let kind) {
+            throw ValidationError("\(what) \(path) is not a regular file (it is \(kind))")
+        } catch {
+            throw ValidationError("\(what) \(error)")
         }
-        return data
     }
 
     /// Checks, before any work, that `path` can take an output: its folder exists, and anything already

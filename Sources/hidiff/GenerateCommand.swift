@@ -77,7 +77,7 @@ struct GenerateCommand: ParsableCommand {
         }
         let request: GenerationRequest
         do {
-            request = try JSONDecoder().decode(GenerationRequest.self, from: data)
+            request = try GenerationRequest(json: data)
         } catch {
             throw ValidationError("--request \(path) is not a generation request: \(error)")
         }

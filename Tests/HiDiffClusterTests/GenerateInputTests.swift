@@ -25,8 +25,12 @@ final class GenerateInputTests: XCTestCase {
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice
         try process.run()
+        // Bounded: a run that blocks (e.g. on a FIFO) is killed, and the test fails on its status.
+        let watchdog = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: watchdog)
         let data = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        watchdog.cancel()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
@@ -84,6 +88,26 @@ final class GenerateInputTests: XCTestCase {
         var info = stat()
         XCTAssertEqual(stat("/dev/null", &info), 0)
         XCTAssertEqual(info.st_mode & S_IFMT, S_IFCHR, "/dev/null is still a device")
+    }
+
+    /// The bundled demo model, found from this file (Tests/HiDiffClusterTests/ -> the repository).
+    static let demoModel = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("models/shapes").path
+
+    /// A FIFO where a weights or config file should be is refused at once (opening it would block until
+    /// something writes to it), saying what it is.
+    func testModelFilesThatAreNotRegularFilesAreRefusedWithoutBlocking() throws {
+        for file in ["unet/diffusion_pytorch_model.safetensors", "vae/config.json", "tokenizer/vocab.json",
+                     "scheduler/scheduler_config.json"] {
+            let model = dir + "/model-\(file.split(separator: "/")[0])"
+            try FileManager.default.copyItem(atPath: Self.demoModel, toPath: model)
+            try FileManager.default.removeItem(atPath: model + "/" + file)
+            XCTAssertEqual(mkfifo(model + "/" + file, 0o600), 0)
+            let r = try generate(["--model", model, "-o", dir + "/f.png"])
+            XCTAssertEqual(r.status, 1, "\(file): \(r.err)")
+            XCTAssertTrue(r.err.contains("it is a FIFO, not a regular file"), "\(file): \(r.err)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/f.png"))
     }
 
     func testAGoodRunStillWrites() throws {

@@ -204,7 +204,7 @@ final class PNGTests: XCTestCase {
 
     func testMissingFileAndDirectory() {
         XCTAssertEqual(pngError { _ = try PNGReader.read(path("absent.png")) }, .fileNotFound(path: path("absent.png")))
-        XCTAssertEqual(pngError { _ = try PNGReader.read(directory) }, .unreadable(path: directory, reason: "it is a directory"))
+        XCTAssertEqual(pngError { _ = try PNGReader.read(directory) }, .unreadable(path: directory, reason: "it is a folder, not a regular file"))
     }
 
     func testTruncatedPNGIsCorrupt() throws {

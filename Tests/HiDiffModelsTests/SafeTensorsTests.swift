@@ -189,7 +189,7 @@ final class SafeTensorsTests: XCTestCase {
 
     func testDirectoryIsUnreadable() {
         let e = weightError { _ = try SafeTensorsFile(path: directory) }
-        XCTAssertEqual(e, .unreadable(path: directory, reason: "it is a directory"))
+        XCTAssertEqual(e, .unreadable(path: directory, reason: "it is a folder, not a regular file"))
     }
 
     func testEmptyAndShortFilesAreTruncated() throws {

@@ -24,7 +24,12 @@ final class RequestFuzzTests: XCTestCase {
         var undecodable = 0, refused = 0, accepted = 0
         for _ in 0..<Self.iterations {
             let data = mutator.mutate(original)
-            guard let decoded = try? JSONDecoder().decode(GenerationRequest.self, from: data) else {
+            let decoded: GenerationRequest
+            do {
+                decoded = try GenerationRequest(json: data)
+            } catch {
+                XCTAssertTrue("\(error)".hasPrefix("invalid request: "), "\(error)")
+                XCTAssertFalse("\(error)".contains("Domain"), "\(error)")
                 undecodable += 1
                 continue
             }

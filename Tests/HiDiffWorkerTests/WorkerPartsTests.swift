@@ -71,7 +71,7 @@ final class WorkerPartsTests: XCTestCase {
             return XCTFail("garbage request was not refused")
         }
         XCTAssertFalse(retryable)
-        XCTAssertTrue(message.contains("not a valid generation request"), message)
+        XCTAssertTrue(message.contains("invalid request: field 'prompt' is not of type String"), message)
         let badCheckpoint = Assignment(jobID: 1, attempt: 1, model: "shapes",
                                        requestJSON: String(decoding: try JSONEncoder().encode(GenerationRequest(prompt: "a red circle", steps: 2)), as: UTF8.self),
                                        initImage: nil, checkpoint: [1, 2, 3], checkpointStep: 1, checkpointEvery: 0)

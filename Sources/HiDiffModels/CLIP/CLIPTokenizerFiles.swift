@@ -1,4 +1,5 @@
 import Foundation
+import HiDiffCore
 
 /// Reads a transformers CLIP tokenizer folder: `vocab.json`, `merges.txt`, and the special-token settings
 /// in `tokenizer_config.json`, `special_tokens_map.json` and `added_tokens.json`, resolved with
@@ -124,11 +125,12 @@ struct CLIPTokenizerFiles {
     }
 
     private static func readData(_ path: String) throws -> Data {
-        guard FileManager.default.fileExists(atPath: path) else { throw CLIPTokenizerError.fileNotFound(path: path) }
         do {
-            return try Data(contentsOf: URL(fileURLWithPath: path))
+            return try RegularFile.read(path, maxBytes: 64 << 20)
+        } catch RegularFileError.notFound {
+            throw CLIPTokenizerError.fileNotFound(path: path)
         } catch {
-            throw CLIPTokenizerError.unreadable(path: path, reason: "\(error)")
+            throw CLIPTokenizerError.unreadable(path: path, reason: (error as? RegularFileError)?.reason ?? "\(error)")
         }
     }
 

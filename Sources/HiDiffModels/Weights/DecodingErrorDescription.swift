@@ -1,5 +1,5 @@
-/// A one-line explanation of a JSON decoding error naming the offending field path.
-func describeDecodingError(_ error: any Error) -> String {
+/// A one-line explanation of a JSON decoding error naming the offending field path (no framework codes).
+public func describeDecodingError(_ error: any Error) -> String {
     func path(_ keys: [any CodingKey]) -> String {
         let p = keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
         return p.isEmpty ? "the top level" : "'\(p)'"

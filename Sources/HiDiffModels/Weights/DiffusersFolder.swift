@@ -1,4 +1,5 @@
 import Foundation
+import HiDiffCore
 
 /// A diffusers pipeline folder (`save_pretrained` layout): `model_index.json` plus one folder per
 /// component (`unet/`, `vae/`, `text_encoder/`, `tokenizer/`, `scheduler/`, ...).
@@ -170,11 +171,12 @@ public struct DiffusersFolder: Sendable {
     }
 
     static func read(_ path: String) throws -> Data {
-        guard FileManager.default.fileExists(atPath: path) else { throw WeightError.fileNotFound(path: path) }
         do {
-            return try Data(contentsOf: URL(fileURLWithPath: path))
+            return try RegularFile.read(path, maxBytes: 64 << 20)
+        } catch RegularFileError.notFound {
+            throw WeightError.fileNotFound(path: path)
         } catch {
-            throw WeightError.unreadable(path: path, reason: error.localizedDescription)
+            throw WeightError.unreadable(path: path, reason: (error as? RegularFileError)?.reason ?? "\(error)")
         }
     }
 }

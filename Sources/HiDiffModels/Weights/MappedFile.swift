@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import HiDiffCore
 
 /// A whole file mapped read-only into memory with mmap(2); unmapped when the last reference goes.
 ///
@@ -19,7 +20,15 @@ final class MappedFile: @unchecked Sendable {
 
     init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Checked before opening: opening a FIFO would block until something writes to it.
+        do {
+            _ = try RegularFile.size(path)
+        } catch RegularFileError.notFound {
+            throw WeightError.fileNotFound(path: path)
+        } catch let error as RegularFileError {
+            throw WeightError.unreadable(path: path, reason: error.reason)
+        }
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         if fd < 0 {
             let e = errno
             if e == ENOENT { throw WeightError.fileNotFound(path: path) }
