@@ -69,7 +69,7 @@ let package = Package(
         ], swiftSettings: swift6),
         // The coordinator: claims jobs, leases them to workers over TCP, records progress and results.
         .target(name: "HiDiffCoordinator", dependencies: [
-            "HiDiffStore", "HiDiffProtocol", "HiDiffPipeline", "HiDiffModels", "HiDiffCore",
+            "HiDiffStore", "HiDiffProtocol", "HiDiffPipeline", "HiDiffModels", "HiDiffImage", "HiDiffCore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),

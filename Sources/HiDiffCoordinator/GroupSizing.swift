@@ -1,5 +1,6 @@
 import Foundation
 import HiDiffCore
+import HiDiffImage
 import HiDiffModels
 import HiDiffPipeline
 import HiDiffProtocol
@@ -20,9 +21,10 @@ enum GroupSizing {
               let request = try? GenerationRequest(json: Data(job.requestJSON.utf8)) else {
             return .fits(1)
         }
-        // img2img takes the init image's size; the native size stands in for it here.
-        let width = request.width ?? model.nativeSize
-        let height = request.height ?? model.nativeSize
+        // img2img renders at the init image's size (its header is enough); txt2img defaults to the native size.
+        let initSize = job.initImage.flatMap(PNGReader.declaredSize)
+        let width = request.width ?? initSize?.width ?? model.nativeSize
+        let height = request.height ?? initSize?.height ?? model.nativeSize
         let hidiffusion = request.hidiffusion.isActive(width: width, height: height, nativeSize: model.nativeSize)
         let unit = StripePlan.unit(levels: shape.unetChannels.count, hidiffusion: hidiffusion)
         let most = min(64, StripePlan.maxParts(latentHeight: max(height / max(shape.vaeFactor, 1), 1), unit: unit))

@@ -90,14 +90,20 @@ public enum PNGReader {
 }
 
 extension PNGReader {
+    /// The width and height the PNG's IHDR declares, read without decoding anything; nil when the bytes do
+    /// not start with an IHDR.
+    public static func declaredSize(_ bytes: [UInt8]) -> (width: Int, height: Int)? {
+        // Signature (8), length (4), "IHDR" (4), width (4), height (4).
+        guard bytes.count >= 24, bytes[12] == 0x49, bytes[13] == 0x48, bytes[14] == 0x44, bytes[15] == 0x52 else {
+            return nil
+        }
+        return (Int(PNGChunk.readUInt32(bytes, 16)), Int(PNGChunk.readUInt32(bytes, 20)))
+    }
+
     /// Refuses an IHDR that declares more than `maxSide` per side or `maxPixels` in all. A file without a
     /// readable IHDR first is left to libpng, which reports it as corrupt.
     static func checkDeclaredSize(_ bytes: [UInt8], name: String) throws(PNGError) {
-        // Signature (8), length (4), "IHDR" (4), width (4), height (4).
-        guard bytes.count >= 24, bytes[12] == 0x49, bytes[13] == 0x48, bytes[14] == 0x44, bytes[15] == 0x52 else {
-            return
-        }
-        let width = Int(PNGChunk.readUInt32(bytes, 16)), height = Int(PNGChunk.readUInt32(bytes, 20))
+        guard let (width, height) = declaredSize(bytes) else { return }
         if width > maxSide || height > maxSide || width * height > maxPixels {
             throw .tooLarge(path: name, width: width, height: height, maxSide: maxSide, maxPixels: maxPixels)
         }

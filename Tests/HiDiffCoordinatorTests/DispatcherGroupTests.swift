@@ -133,12 +133,29 @@ final class DispatcherAutoSizeTests: XCTestCase {
                    peerAddress: "\(name):7421")
     }
 
-    func job(_ size: Int) -> ClaimedJob {
-        // The request as `submit` stores it (guided, HiDiffusion on auto).
+    func job(_ size: Int?, initImage: [UInt8]? = nil) -> ClaimedJob {
+        // The request as `submit` stores it (guided, HiDiffusion on auto; img2img without a size).
         let request = GenerationRequest(prompt: "a cat", width: size, height: size, steps: 10, guidanceScale: 7.5)
         let json = String(decoding: try! JSONEncoder().encode(request), as: UTF8.self)
-        return ClaimedJob(lease: lease, model: "sd15", requestJSON: json, steps: 10, initImage: nil, checkpoint: nil,
-                          maxAttempts: 3, groupSize: nil)
+        return ClaimedJob(lease: lease, model: "sd15", requestJSON: json, steps: 10, initImage: initImage,
+                          checkpoint: nil, maxAttempts: 3, groupSize: nil)
+    }
+
+    /// The first 24 bytes of a PNG declaring `width` x `height` (all the sizing reads).
+    func pngHeader(_ width: UInt32, _ height: UInt32) -> [UInt8] {
+        [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]
+            + withUnsafeBytes(of: width.bigEndian, Array.init) + withUnsafeBytes(of: height.bigEndian, Array.init)
+    }
+
+    /// img2img renders at the init image's size: a 2048 px init image needs the 2048 px group, a 512 px one
+    /// a single worker (the model's native size would have been assumed for both before).
+    func testImg2ImgIsSizedByItsInitImage() {
+        var big = dispatcher(workers: 3)
+        let actions = big.handle(.claimed(w1, [job(nil, initImage: pngHeader(2048, 2048))]), now: 0)
+        XCTAssertTrue(actions.contains { if case let .recordGroup(_, names) = $0 { names.count == 3 } else { false } }, "\(actions)")
+        var small = dispatcher(workers: 3)
+        let one = small.handle(.claimed(w1, [job(nil, initImage: pngHeader(512, 512))]), now: 0)
+        XCTAssertEqual(one.filter { if case .send(_, .assign) = $0 { true } else { false } }.count, 1, "\(one)")
     }
 
     /// Three workers that each hold a 2048 px job only when it is split in three.
