@@ -78,6 +78,9 @@ final class AcceptorHandler: ChannelInboundHandler {
         }
     }
 
+    /// What an unauthenticated dialer is told when no pending join matches its hello.
+    static let refusal = "refused: no group here is waiting for this link"
+
     private func perform(_ actions: [PeerAcceptorHandshake.Action], context: ChannelHandlerContext) {
         for action in actions {
             switch action {
@@ -91,7 +94,10 @@ final class AcceptorHandler: ChannelInboundHandler {
                 case .success(let token):
                     perform(handshake.challenge(token: token), context: context)
                 case .failure(let refusal):
-                    perform(handshake.refuse(reason: "refused: \(refusal.reason)"), context: context)
+                    // The dialer has not proved the token yet: it learns only that it was refused; which
+                    // groups wait here, and their sizes, stay in this log.
+                    logger.notice("peer listener: refusing the link from \(peerAddress): \(refusal.reason)")
+                    perform(handshake.refuse(reason: Self.refusal), context: context)
                 }
             case .authenticated(let hello):
                 attach(hello, context: context)
