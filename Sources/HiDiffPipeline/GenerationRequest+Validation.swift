@@ -10,8 +10,31 @@ extension GenerationRequest {
         do {
             self = try JSONDecoder().decode(GenerationRequest.self, from: json)
         } catch {
+            if let (field, reason) = Self.integerOutOfRange(json) {
+                throw PipelineError.invalidRequest(field: field, reason: reason)
+            }
             throw PipelineError.invalidRequest(field: "request", reason: describeDecodingError(error))
         }
+    }
+
+    /// The integer field whose number does not fit its type, in JSON that is otherwise well formed (the
+    /// decoder reports such a number as "not valid JSON", which misleads).
+    private static func integerOutOfRange(_ json: Data) -> (field: String, reason: String)? {
+        guard let object = try? JSONSerialization.jsonObject(with: json) as? [String: Any] else { return nil }
+        let bounds: [(String, Decimal, Decimal)] = [
+            ("seed", 0, Decimal(UInt64.max)),
+            ("width", Decimal(Int.min), Decimal(Int.max)), ("height", Decimal(Int.min), Decimal(Int.max)),
+            ("steps", Decimal(Int.min), Decimal(Int.max)),
+        ]
+        for (key, low, high) in bounds {
+            guard let number = object[key] as? NSNumber, !(number is Bool) else { continue }
+            // The number's own digits (a Double would round 2^63 - 1 up past Int.max).
+            guard let value = Decimal(string: number.stringValue) else { continue }
+            if value < low || value > high {
+                return (key, "\(number) is out of range (\(low) to \(high))")
+            }
+        }
+        return nil
     }
 
     /// What is wrong with this request on its own (no model needed), or nil when it is valid.

@@ -28,7 +28,7 @@ final class RequestFuzzTests: XCTestCase {
             do {
                 decoded = try GenerationRequest(json: data)
             } catch {
-                XCTAssertTrue("\(error)".hasPrefix("invalid request: "), "\(error)")
+                XCTAssertTrue("\(error)".hasPrefix("invalid "), "\(error)")
                 XCTAssertFalse("\(error)".contains("Domain"), "\(error)")
                 undecodable += 1
                 continue
@@ -58,6 +58,22 @@ final class RequestFuzzTests: XCTestCase {
         XCTAssertGreaterThan(undecodable, 0)
         XCTAssertGreaterThan(refused, 0)
         XCTAssertGreaterThan(accepted, 0)
+    }
+
+    /// A number too large for its field is reported as such (the JSON decoder calls it invalid JSON).
+    func testOutOfRangeIntegersAreNamed() {
+        XCTAssertThrowsError(try GenerationRequest(json: Data(#"{"prompt": "x", "seed": 99999999999999999999999}"#.utf8))) {
+            XCTAssertEqual("\($0)", "invalid seed: 99999999999999999999999 is out of range (0 to 18446744073709551615)")
+        }
+        XCTAssertThrowsError(try GenerationRequest(json: Data(#"{"prompt": "x", "seed": -1}"#.utf8))) {
+            XCTAssertTrue("\($0)".hasPrefix("invalid seed: -1 is out of range"), "\($0)")
+        }
+        XCTAssertThrowsError(try GenerationRequest(json: Data(#"{"prompt": "x", "seed": 1, "width": 1e30}"#.utf8))) {
+            XCTAssertTrue("\($0)".hasPrefix("invalid width: "), "\($0)")
+        }
+        XCTAssertThrowsError(try GenerationRequest(json: Data(#"{"prompt": "x", "seed": 1, "steps": [}"#.utf8))) {
+            XCTAssertTrue("\($0)".contains("malformed JSON"), "\($0)")
+        }
     }
 
     /// The shared rules name each field the way its caller's user wrote it.
