@@ -152,6 +152,9 @@ struct ShardRankBench: ParsableCommand {
         defer { group.close() }
         let callContext = hd?.callContext(callIndex: call, callCount: 50, latentHeight: h, latentWidth: w, collective: group)
             ?? UNetCallContext(callIndex: call, callCount: 50, collective: group)
+        // The step's own peak, apart from loading (which converts the weights and may peak higher).
+        ProcessStats.resetPeakResident()
+        let before = ProcessStats.residentBytes()
         let (t0, c0) = (ProcessStats.now(), ProcessStats.cpuSeconds())
         let eps = try unet(sample.stripe(rank, rows: plan.rows), timestep: 500, encoderHiddenStates: context, added: added,
                            context: callContext)
@@ -164,6 +167,8 @@ struct ShardRankBench: ParsableCommand {
             "rank": rank, "stripe_rows": plan.rows[rank], "wall_s": wall, "cpu_s": cpu, "bytes_sent": sent,
             "bytes_sent_total": traffic.totalBytesSent, "messages_sent": traffic.messagesSent.values.reduce(0, +),
             "peak_rss_bytes": ProcessStats.peakResidentBytes() ?? -1,
+            "rss_before_step_bytes": before?.current ?? -1,
+            "peak_rss_step_bytes": ProcessStats.residentBytes()?.peak ?? -1,
         ]))
     }
 }
