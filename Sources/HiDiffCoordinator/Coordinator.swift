@@ -111,7 +111,8 @@ public final class Coordinator: Sendable {
             case let .registerWorker(info):
                 let registration = WorkerRegistration(
                     name: info.name, address: info.address, cores: Int(info.cores), memoryBytes: info.memoryBytes,
-                    models: info.models.map(\.name), version: info.version, kernels: info.kernels)
+                    models: info.models.map(\.name), version: info.version, kernels: info.kernels,
+                    peerAddress: info.peerAddress)
                 try await store.runRetrying("worker registration") { try $0.registerWorker(registration, coordinator: owner) }
                 logger.info("worker registered", metadata: ["worker": "\(info.name)", "models": "\(info.models.map(\.name))"])
             case let .workerStatus(name, state, job, step, rate):

@@ -166,5 +166,11 @@ ALTER TABLE job_events ADD CONSTRAINT job_events_kind_known CHECK (kind IN (
     'cancel-requested', 'cancelled', 'released', 'retried-by-admin', 'grouped'));
 
 """#),
+        Migration(version: 4, name: "worker_peer_address", sql: #"""
+-- 0004_worker_peer_address: where a worker's group peers reach it (HOST:PORT; NULL when it was started
+-- without --peer-listen and so takes no part in sharded jobs).
+ALTER TABLE workers ADD COLUMN peer_address text;
+
+"""#),
     ]
 }

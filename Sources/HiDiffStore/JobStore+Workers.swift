@@ -10,15 +10,17 @@ extension JobStore {
         try invalidIfRejected("register worker '\(r.name)'") {
             try connection.execute("""
                 INSERT INTO workers (name, address, cores, memory_bytes, models, version, kernels, state, coordinator,
-                                     current_job, step, steps_per_second, last_heartbeat, registered_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, 'idle', $8, NULL, NULL, NULL, $9, $9)
+                                     current_job, step, steps_per_second, last_heartbeat, registered_at, peer_address)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, 'idle', $8, NULL, NULL, NULL, $9, $9, $10)
                 ON CONFLICT (name) DO UPDATE SET
                     address = EXCLUDED.address, cores = EXCLUDED.cores, memory_bytes = EXCLUDED.memory_bytes,
                     models = EXCLUDED.models, version = EXCLUDED.version, kernels = EXCLUDED.kernels, state = 'idle',
+                    peer_address = EXCLUDED.peer_address,
                     coordinator = EXCLUDED.coordinator, current_job = NULL, step = NULL, steps_per_second = NULL,
                     last_heartbeat = EXCLUDED.last_heartbeat, registered_at = EXCLUDED.registered_at
                 """, [.text(r.name), .text(r.address), .int(Int64(r.cores)), .int(r.memoryBytes), .textArray(r.models),
-                      .text(r.version), .text(r.kernels), .text(coordinator), .timestamp(now)])
+                      .text(r.version), .text(r.kernels), .text(coordinator), .timestamp(now),
+                      r.peerAddress.map(PostgresValue.text) ?? .null])
         }
     }
 

@@ -17,6 +17,8 @@ public struct WorkerRecord: Sendable, Codable {
     public var version: String
     /// Its compute kernels.
     public var kernels: String
+    /// Where the other members of a group reach it, or nil when it takes no part in groups.
+    public var peerAddress: String?
     /// idle, busy, draining or offline.
     public var state: String
     /// The coordinator it registered with.
@@ -33,8 +35,8 @@ public struct WorkerRecord: Sendable, Codable {
     public var registeredAt: Date
 
     static let columns = """
-        name, address, cores, memory_bytes, models, version, kernels, state, coordinator, current_job, step,
-        steps_per_second, last_heartbeat, registered_at
+        name, address, cores, memory_bytes, models, version, kernels, peer_address, state, coordinator, current_job,
+        step, steps_per_second, last_heartbeat, registered_at
         """
 
     init(row: PostgresRow) throws {
@@ -45,6 +47,7 @@ public struct WorkerRecord: Sendable, Codable {
         models = try row.stringArray("models")
         version = try row.string("version")
         kernels = try row.string("kernels")
+        peerAddress = try row.optionalString("peer_address")
         state = try row.string("state")
         coordinator = try row.optionalString("coordinator")
         currentJob = try row.optionalInt("current_job")

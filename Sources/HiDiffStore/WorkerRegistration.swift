@@ -14,10 +14,13 @@ public struct WorkerRegistration: Sendable {
     public var version: String
     /// The compute kernels it uses (free text, e.g. "openblas").
     public var kernels: String
+    /// Where the other members of a group reach it (HOST:PORT), or nil when it takes no part in groups.
+    public var peerAddress: String?
 
     /// Creates a registration.
     public init(name: String, address: String, cores: Int, memoryBytes: Int64, models: [String],
-                version: String, kernels: String) {
+                version: String, kernels: String, peerAddress: String? = nil) {
+        self.peerAddress = peerAddress
         self.name = name
         self.address = address
         self.cores = cores

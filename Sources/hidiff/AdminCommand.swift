@@ -22,11 +22,13 @@ struct AdminCommand: ParsableCommand {
                 print(String(decoding: try encoder.encode(workers), as: UTF8.self))
                 return
             }
-            print(TextTable.render(["NAME", "ADDRESS", "STATE", "JOB", "STEP", "STEPS/S", "HEARTBEAT", "MODELS"], workers.map { w in
+            // PEER (where group members reach it; "-": no --peer-listen) is last, so column positions stay.
+            print(TextTable.render(["NAME", "ADDRESS", "STATE", "JOB", "STEP", "STEPS/S", "HEARTBEAT", "MODELS", "PEER"],
+                                   workers.map { w in
                 [w.name, w.address, w.state, w.currentJob.map { "\($0)" } ?? "-", w.step.map { "\($0)" } ?? "-",
                  w.stepsPerSecond.map { String(format: "%.2f", $0) } ?? "-",
                  TextTable.duration(Date().timeIntervalSince(w.lastHeartbeat)) + " ago",
-                 w.models.joined(separator: ",")]
+                 w.models.joined(separator: ","), w.peerAddress ?? "-"]
             }))
         }
     }

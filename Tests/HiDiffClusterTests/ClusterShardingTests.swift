@@ -30,6 +30,10 @@ final class ClusterShardingTests: XCTestCase {
                                     extra: ["--peer-listen", "\(net.address(i)):0"] + extra)
         }
         try cluster.waitForWorkers(n)
+        // Each says where its group peers reach it: its namespace's address and the port it bound.
+        for (i, worker) in try cluster.store().workers().enumerated() {
+            XCTAssertTrue(worker.peerAddress?.hasPrefix("\(net.address(i + 1)):") == true, "\(worker.name): \(worker.peerAddress ?? "nil")")
+        }
     }
 
     func submit(_ args: [String]) throws -> Int64 {

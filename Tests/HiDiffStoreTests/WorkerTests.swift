@@ -9,6 +9,16 @@ final class WorkerTests: StoreTestCase {
                            version: "0.9.1", kernels: "openblas")
     }
 
+    /// A worker that takes part in groups records where its peers reach it; one that does not, nothing.
+    func testPeerAddressIsRecordedAndReplacedOnReRegistration() throws {
+        var r = registration("w1")
+        r.peerAddress = "10.0.0.2:7421"
+        try store.registerWorker(r, coordinator: "coord-a")
+        XCTAssertEqual(try store.workers().first?.peerAddress, "10.0.0.2:7421")
+        try store.registerWorker(registration("w1"), coordinator: "coord-a")
+        XCTAssertNil(try store.workers().first?.peerAddress)
+    }
+
     func testRegisterHeartbeatDrainOffline() throws {
         try store.registerWorker(registration("w1", models: ["sd15", "sdxl"]), coordinator: "coord-a")
         var worker = try XCTUnwrap(try store.workers().first)
