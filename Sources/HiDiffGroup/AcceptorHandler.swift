@@ -54,14 +54,7 @@ final class AcceptorHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let (mailbox, peer) = established {
-            // A link its group had already ended (closed, or the peer said goodbye): a reset now is the echo.
-            let ended = mailbox.closedReason != nil
-            mailbox.linkEnded(peer: peer, error: error)
-            if ended {
-                logger.debug("peer link from rank \(peer) (\(peerAddress)) after it ended: \(error)")
-            } else {
-                logger.warning("peer link from rank \(peer) (\(peerAddress)) failed: \(error)")
-            }
+            mailbox.linkFailed(peer: peer, error: error, link: "peer link from rank \(peer) (\(peerAddress))", logger: logger)
             if error is ProtocolError {
                 context.writeAndFlush(wrapOutboundOut(.goodbye(reason: "\(error)")), promise: nil)
             }

@@ -60,14 +60,7 @@ final class DialerHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let mailbox = established {
-            // A link its group had already ended (closed, or the peer said goodbye): a reset now is the echo.
-            let ended = mailbox.closedReason != nil
-            mailbox.linkEnded(peer: peer, error: error)
-            if ended {
-                logger.debug("peer link to rank \(peer) after it ended: \(error)")
-            } else {
-                logger.warning("peer link to rank \(peer) failed: \(error)")
-            }
+            mailbox.linkFailed(peer: peer, error: error, link: "peer link to rank \(peer)", logger: logger)
             if error is ProtocolError {
                 context.writeAndFlush(wrapOutboundOut(.goodbye(reason: "\(error)")), promise: nil)
             }

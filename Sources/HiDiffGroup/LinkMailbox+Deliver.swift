@@ -53,3 +53,17 @@ extension ChannelHandlerContext {
         close(promise: nil)
     }
 }
+
+extension LinkMailbox {
+    /// An error on an established link: ends the mailbox and logs it, at debug when the group had already
+    /// ended the link (closed it, or the peer said goodbye), since a reset then is only the echo of that.
+    func linkFailed(peer: Int, error: any Error, link: String, logger: Logger) {
+        let ended = closedReason != nil
+        linkEnded(peer: peer, error: error)
+        if ended {
+            logger.debug("\(link) after it ended: \(error)")
+        } else {
+            logger.warning("\(link) failed: \(error)")
+        }
+    }
+}
