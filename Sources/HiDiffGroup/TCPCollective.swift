@@ -110,14 +110,14 @@ public final class TCPCollective: Collective, @unchecked Sendable {
     // MARK: calls
 
     /// Numbers a new call, or throws `.broken` after an earlier failure.
-    private func begin() throws -> UInt32 {
+    func begin() throws -> UInt32 {
         if let failure = failureReason { throw CollectiveError.broken(reason: failure) }
         sequence &+= 1
         return sequence
     }
 
     /// Breaks the group after `error`: closes every link at once so the peers stop waiting.
-    private func fail(_ error: any Error) -> any Error {
+    func fail(_ error: any Error) -> any Error {
         if markFailed("\(error)") {
             logger.warning("group \(roster.groupID) rank \(rank): \(error)")
             for link in links { link.close(reason: "rank \(rank) failed: \(error)") }

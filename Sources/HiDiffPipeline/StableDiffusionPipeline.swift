@@ -71,20 +71,22 @@ public struct StableDiffusionPipeline: Sendable {
 
     /// Decodes a final latent to an image (diffusers' `vae.decode(latents / scaling_factor)` + postprocess).
     public func decode(_ latents: Tensor) throws -> RGBImage {
-        try decode(latents, collective: SingleShard())
+        try decode(latents, collective: SingleShard())!
     }
 
     /// `decode` by the ranks of a sharded run: each decodes its stripe of the whole latent (as
-    /// `StripePlan` splits it for a plain run) and the image rows are gathered, so every rank returns the
-    /// whole image.
-    public func decode(_ latents: Tensor, collective: any Collective) throws -> RGBImage {
+    /// `StripePlan` splits it for a plain run) and the image rows are sent to rank 0, which returns the whole
+    /// image; the other ranks return nil (the image is the result, which rank 0 alone reports).
+    public func decode(_ latents: Tensor, collective: any Collective) throws -> RGBImage? {
         let image: Tensor
         if collective.size == 1 {
             image = try vae.decode(latents / vae.config.scalingFactor)
         } else {
             let plan = try StripePlan(latentHeight: latents.dim(2), parts: collective.size, unit: stripeUnit(hidiffusion: false))
             let stripe = latents.stripe(collective.rank, rows: plan.rows) / vae.config.scalingFactor
-            image = try collective.allGather(try vae.decode(stripe, collective: collective), axis: 2, kind: .image)
+            guard let whole = try collective.gatherRowsToFirst(try vae.decode(stripe, collective: collective),
+                                                               axis: 2, kind: .image) else { return nil }
+            image = whole
         }
         guard image.isFinite else {
             throw PipelineError.nonFinite(what: "the decoded image", step: nil,

@@ -8,6 +8,9 @@ public enum PeerOp: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case allReduce
     /// One rank's tensor of an all-gather, passed around the ring. float32.
     case allGather
+    /// Rows a rank needs from another rank's stripe (`Collective.fetchRows`), sent by their owner and passed
+    /// along the ring towards the rank that needs them. float32.
+    case fetchRows
 
     /// Bytes per element: the element type is implied by the op.
     public var elementSize: Int { self == .allReduce ? 8 : 4 }
@@ -18,6 +21,7 @@ public enum PeerOp: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .rowsDown: return "rowsDown"
         case .allReduce: return "allReduce"
         case .allGather: return "allGather"
+        case .fetchRows: return "fetchRows"
         }
     }
 }

@@ -14,6 +14,12 @@ public struct SplitMix: Sendable {
         return Float(z >> 40) / Float(1 << 24) * 2 - 1
     }
 
+    /// A whole number in `range` (not empty), from the next value.
+    public mutating func int(in range: Range<Int>) -> Int {
+        precondition(!range.isEmpty, "a number from an empty range")
+        return range.lowerBound + min(range.count - 1, Int((next() + 1) / 2 * Float(range.count)))
+    }
+
     /// A tensor of `shape` filled with the next values.
     public mutating func tensor(_ shape: [Int]) -> Tensor {
         Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in next() })

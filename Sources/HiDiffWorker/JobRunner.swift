@@ -88,7 +88,7 @@ public final class JobRunner: Sendable {
             let latents = try pipeline.denoise(request, initImage: initImage, control: control)
             let image = try pipeline.decode(latents, collective: control.collective)
             if let traffic = collective?.traffic { group?.record(traffic, job: a.jobID) }
-            guard leader else { return .memberDone(jobID: a.jobID, attempt: a.attempt, error: nil) }
+            guard leader, let image else { return .memberDone(jobID: a.jobID, attempt: a.attempt, error: nil) }
             let metadata = GenerationMetadata(request: request, pipeline: pipeline, width: image.width, height: image.height)
             let png = try PNGWriter.encode(image, textChunks: metadata.textChunks())
             return .result(jobID: a.jobID, attempt: a.attempt, png: png, latents: WireTensor(latents),

@@ -49,6 +49,21 @@ final class CoreOpParityTests: XCTestCase {
         }
     }
 
+    func testFetchRows() throws {
+        var g = SplitMix(seed: 24)
+        for trial in 0..<24 {
+            let size = 2 + trial % 5
+            let plan = RowFetchPlan.random(size: size, using: &g)
+            let map = g.tensor([2, plan.height, 3])
+            let op: @Sendable (Int, any Collective) throws -> Tensor = { rank, c in
+                try c.fetchRows(map.slice(axis: 1, plan.stripes[rank]), axis: 1, plan: plan, kind: .attention)
+            }
+            let local = try LocalGroup(size: size).run(op)
+            let tcp = try LoopbackGroup(size: size).values(configuration: .init(callTimeout: 5, chunkBytes: 16), op)
+            for rank in 0..<size { assertSameBits(tcp[rank], local[rank], "\(plan) rank \(rank)") }
+        }
+    }
+
     func testAChainOfOpsLikeAResnetBlock() throws {
         var g = SplitMix(seed: 23)
         let w1 = g.tensor([4, 4, 3, 3]), w2 = g.tensor([4, 4, 3, 3])

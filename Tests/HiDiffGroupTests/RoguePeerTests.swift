@@ -82,6 +82,18 @@ final class RoguePeerTests: XCTestCase {
                                         got: "call 1 rowsUp halo from rank 1 (axis 2, shape [1, 2, 2, 3])"))
     }
 
+    func testAWrongSizedRowFetchIsAMismatch() throws {
+        // Rank 0 needs rank 1's two rows; with two members they come down rank 1's next link (rank 0's previous).
+        let plan = try RowFetchPlan(stripeRows: [2, 2], needs: [[0..<4], []])
+        let error = try scenario({ c in
+            _ = try c.fetchRows(Tensor(zeros: [1, 2, 3]), axis: 1, plan: plan, kind: .attention)
+        }) { previous, _ in
+            previous.send(data(1, .fetchRows, .attention, axis: 1, shape: [1, 3, 3]))
+        }
+        XCTAssertEqual(error, .mismatch(rank: 1, expected: "call 1 fetchRows attention from rank 1 (axis 1, shape [1, 2, 3])",
+                                        got: "call 1 fetchRows attention from rank 1 (axis 1, shape [1, 3, 3])"))
+    }
+
     func testAnotherOpKindOrOriginIsAMismatch() throws {
         let wrong: [Message] = [
             data(1, .allGather, .norm, shape: [2]),

@@ -41,4 +41,35 @@ final class TrafficTests: XCTestCase {
             }
         }
     }
+
+    /// `fetchRows` sends rows the short way round, at most once over each link; each link a message crosses
+    /// counts it once as sent by the member that puts it on the link (owner or forwarder) and once as received.
+    func testFetchRowsSendsEachBlockOnceOverEachLinkOfItsRoute() throws {
+        // 5 stripes of 2 rows; a row is 3 floats = 12 bytes.
+        let plan = try RowFetchPlan(stripeRows: [2, 2, 2, 2, 2], needs: [[0..<4, 8..<9], [0..<2], [], [], [0..<2]])
+        let traffic = try LoopbackGroup(size: 5).values { rank, c in
+            _ = try c.fetchRows(Tensor(zeros: [1, 2, 3]), axis: 1, plan: plan, kind: .attention)
+            return c.traffic
+        }
+        // Blocks: 1 -> 0 (2 rows, 1 hop up), 4 -> 0 (1 row, 1 hop down, wrapping), 0 -> 1 (2 rows, 1 hop down),
+        // 0 -> 4 (2 rows, 1 hop up); none needs forwarding here.
+        XCTAssertEqual(traffic.map { $0.bytesSent[CollectiveKind.attention] ?? 0 }, [48, 24, 0, 0, 12])
+        XCTAssertEqual(traffic.map { $0.bytesReceived[CollectiveKind.attention] ?? 0 }, [36, 24, 0, 0, 24])
+        // Rank 3 needs rank 0's rows: 2 hops (through rank 4, which counts them as sent and received too).
+        let far = try RowFetchPlan(stripeRows: [2, 2, 2, 2, 2], needs: [[], [], [], [0..<2], []])
+        let forwarded = try LoopbackGroup(size: 5).values { rank, c in
+            _ = try c.fetchRows(Tensor(zeros: [1, 2, 3]), axis: 1, plan: far, kind: .attention)
+            return c.traffic
+        }
+        XCTAssertEqual(forwarded.map { $0.bytesSent[CollectiveKind.attention] ?? 0 }, [24, 0, 0, 0, 24])
+        XCTAssertEqual(forwarded.map { $0.bytesReceived[CollectiveKind.attention] ?? 0 }, [0, 0, 0, 24, 24])
+        // Ranks 1 and 2 need rank 0's rows: one message, kept by rank 1 and passed on to rank 2, not two.
+        let shared = try RowFetchPlan(stripeRows: [2, 2, 2, 2, 2], needs: [[], [0..<2], [0..<2], [], []])
+        let once = try LoopbackGroup(size: 5).values { rank, c in
+            _ = try c.fetchRows(Tensor(zeros: [1, 2, 3]), axis: 1, plan: shared, kind: .attention)
+            return c.traffic
+        }
+        XCTAssertEqual(once.map { $0.bytesSent[CollectiveKind.attention] ?? 0 }, [24, 24, 0, 0, 0])
+        XCTAssertEqual(once.map { $0.bytesReceived[CollectiveKind.attention] ?? 0 }, [0, 24, 24, 0, 0])
+    }
 }

@@ -26,7 +26,7 @@ final class PeerMessageTests: XCTestCase {
         XCTAssertNotNil(try Fixtures.decodeOne(data()))
         let cases: [([UInt8], ProtocolError)] = [
             (data(op: 0), .invalidField(name: "peerData.op", reason: "unknown op 0")),
-            (data(op: 5), .invalidField(name: "peerData.op", reason: "unknown op 5")),
+            (data(op: 6), .invalidField(name: "peerData.op", reason: "unknown op 6")),
             (data(kind: 0), .invalidField(name: "peerData.kind", reason: "unknown collective kind 0")),
             (data(kind: 200), .invalidField(name: "peerData.kind", reason: "unknown collective kind 200")),
             (data(origin: 5000), .invalidField(name: "peerData.origin", reason: "rank 5000 is outside 0..<1024")),

@@ -30,6 +30,12 @@ public protocol Collective: Sendable {
 
     /// Every rank's `x` concatenated along `axis` in rank order. All dimensions but `axis` must agree.
     func allGather(_ x: Tensor, axis: Int, kind: CollectiveKind) throws -> Tensor
+
+    /// Sender-driven fetch of any rows of the map, from any rank: `x` is this rank's stripe (`axis` holds its
+    /// `plan.stripes[rank].count` rows); returns the rows `plan.needs[rank]` along `axis`, in that order (see
+    /// `RowFetchPlan.assemble`). Every rank must pass the same plan; each sends only what others need, and
+    /// nothing travels when every rank needs only its own rows.
+    func fetchRows(_ x: Tensor, axis: Int, plan: RowFetchPlan, kind: CollectiveKind) throws -> Tensor
 }
 
 extension Collective {
@@ -38,6 +44,16 @@ extension Collective {
     /// knows what its neighbours need.
     public func haloRows(_ x: Tensor, above: Int, below: Int) throws -> (above: Tensor, below: Tensor) {
         try exchangeRows(x, sendUp: below, sendDown: above, receiveAbove: above, receiveBelow: below)
+    }
+
+    /// Every rank's stripe (`axis` holding its rows) concatenated in rank order on rank 0, which returns it;
+    /// the other ranks return nil. Each stripe travels the short way round to rank 0, once over each link.
+    public func gatherRowsToFirst(_ x: Tensor, axis: Int, kind: CollectiveKind) throws -> Tensor? {
+        if size == 1 { return x }
+        let rows = try stripeRows(x.dim(axis))
+        let plan = try RowFetchPlan(stripeRows: rows, needs: [[0..<rows.reduce(0, +)]] + Array(repeating: [], count: size - 1))
+        let whole = try fetchRows(x, axis: axis, plan: plan, kind: kind)
+        return rank == 0 ? whole : nil
     }
 
     /// Every rank's stripe height (rows of `localRows` on each rank), in rank order: the global geometry
@@ -119,4 +135,8 @@ public struct SingleShard: Collective {
     }
     public func allReduceSum(_ values: [Double], kind: CollectiveKind) throws -> [Double] { values }
     public func allGather(_ x: Tensor, axis: Int, kind: CollectiveKind) throws -> Tensor { x }
+    public func fetchRows(_ x: Tensor, axis: Int, plan: RowFetchPlan, kind: CollectiveKind) throws -> Tensor {
+        try plan.check(x, axis: axis, rank: 0, size: 1)
+        return plan.assemble(rank: 0, axis: axis, local: x) { _ in x }
+    }
 }

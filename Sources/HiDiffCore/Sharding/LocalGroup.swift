@@ -168,6 +168,26 @@ public final class LocalCollective: Collective, @unchecked Sendable {
         let all = try exchange("allGather \(kind) axis \(axis) \(other)", x).map { $0 as! Tensor }
         return Tensor.concat(all, axis: axis)
     }
+
+    public func fetchRows(_ x: Tensor, axis: Int, plan: RowFetchPlan, kind: CollectiveKind) throws -> Tensor {
+        do {
+            try plan.check(x, axis: axis, rank: rank, size: size)
+        } catch {
+            group.breakGroup("rank \(rank): \(error)")
+            throw error
+        }
+        var other = x.shape
+        other[axis] = -1
+        let all = try exchange("fetchRows \(kind) axis \(axis) \(other) \(plan)", x).map { $0 as! Tensor }
+        // What rank o would send: its rows among this rank's needs, in this rank's order.
+        return plan.assemble(rank: rank, axis: axis, local: x) { o in
+            let base = plan.stripes[o].lowerBound
+            let pieces = plan.rows(from: o, to: rank).map {
+                all[o].slice(axis: axis, ($0.lowerBound - base)..<($0.upperBound - base))
+            }
+            return Tensor.concat(pieces, axis: axis)
+        }
+    }
 }
 
 private struct RowsSent {

@@ -28,9 +28,10 @@ public struct WindowAttention: Sendable {
 
     /// The window attention output for a window block's request; nil (vanilla global attention) for others.
     ///
-    /// With several stripes the full map's tokens are gathered (windows cross stripe borders and, after a
-    /// shift, wrap around the whole map) and each rank attends only its own rows' queries
-    /// (`StripedWindowAttention`); an odd map, resized as a whole, is computed in full by every rank.
+    /// With several stripes each rank fetches the map rows of the window rows its own rows fall in (windows
+    /// cross stripe borders and, after a shift, wrap around the whole map) and attends only its own rows'
+    /// queries (`StripedWindowAttention`); an odd map, resized as a whole, is gathered and computed in full
+    /// by every rank.
     public func attention(_ request: SelfAttentionRequest) throws -> Tensor? {
         guard let ordinal = ordinals[request.path] else { return nil }
         let q = shift.bucket(callIndex: request.callIndex, ordinal: ordinal)
@@ -42,14 +43,25 @@ public struct WindowAttention: Sendable {
         if collective.size > 1 {
             let counts = try collective.stripeRows(height)
             let offset = counts[..<collective.rank].reduce(0, +)
-            tokens = try collective.allGather(tokens, axis: 1, kind: .attention)
             rows = offset..<(offset + height)
-            height = counts.reduce(0, +)
-            let grid = WindowPartition(height: height, width: width, bucket: q)
-            // Odd maps are resized as a whole around the windows: every rank computes them all then.
+            let grid = WindowPartition(height: counts.reduce(0, +), width: width, bucket: q)
             if !grid.resizes {
-                return StripedWindowAttention(grid: grid, rowOffset: offset, rows: rows.count)(tokens, attention: request.attention)
+                var start = 0
+                let needs = counts.map { n -> [Range<Int>] in
+                    defer { start += n }
+                    return grid.rowsNeeded(byStripe: start..<(start + n))
+                }
+                let plan = try RowFetchPlan(stripeRows: counts, needs: needs)
+                let (b, c) = (tokens.dim(0), tokens.dim(2))
+                let held = try collective.fetchRows(tokens.reshaped([b, height, width * c]), axis: 1, plan: plan,
+                                                    kind: .attention)
+                return StripedWindowAttention(grid: grid, rowOffset: offset, rows: height,
+                                              rowsHeld: plan.needs[collective.rank])(
+                    held.reshaped([b, -1, c]), attention: request.attention)
             }
+            // Odd maps are resized as a whole around the windows: every rank computes them all then.
+            tokens = try collective.allGather(tokens, axis: 1, kind: .attention)
+            height = grid.height
         }
         let grid = WindowPartition(height: height, width: width, bucket: q)
         // The windows hold whole rows of the gathered map: nothing more to fetch.

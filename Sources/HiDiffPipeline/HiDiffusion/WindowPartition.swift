@@ -72,3 +72,26 @@ public struct WindowPartition: Sendable, Equatable {
         return x
     }
 }
+
+extension WindowPartition {
+    /// The map's rows (before the roll) that window row `t` (0: the top half after the roll) covers: one range,
+    /// or two when the roll wraps it around the map's bottom. Only for maps that are not resized.
+    public func mapRows(ofWindowRow t: Int) -> [Range<Int>] {
+        precondition(!resizes && (0...1).contains(t), "window row \(t) of a \(height)x\(width) map")
+        let start = (t * windowHeight + (rolls ? shiftHeight : 0)) % height
+        let end = start + windowHeight
+        return end <= height ? [start..<end] : [start..<height, 0..<(end - height)]
+    }
+
+    /// The window row (0 or 1) map row `m` falls in after the roll.
+    public func windowRow(ofMapRow m: Int) -> Int {
+        let shift = rolls ? shiftHeight : 0
+        return ((m - shift) % height + height) % height / windowHeight
+    }
+
+    /// The map rows the window attention of a stripe's query rows reads: every row of each window row they
+    /// fall in (half the map, or all of it when the stripe straddles both), sorted.
+    public func rowsNeeded(byStripe rows: Range<Int>) -> [Range<Int>] {
+        Set(rows.map(windowRow(ofMapRow:))).sorted().flatMap(mapRows(ofWindowRow:)).sorted { $0.lowerBound < $1.lowerBound }
+    }
+}
