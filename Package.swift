@@ -26,12 +26,14 @@ let package = Package(
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq",
                        providers: [.apt(["libpq-dev"])]),
+        // oneDNN: bfloat16 matrix products (AMX / AVX512-BF16). Debian ships no pkg-config file for it.
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // The hot pointer loops (Winograd transforms, norms, transposes, im2col, exp/GELU), the only code built
         // without runtime checks: measured 1.1-1.9x faster so (`hidiff bench ops`); they parse nothing and their
         // callers check every size.
         .target(name: "HiDiffKernels", swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         // Tensors and their ops, the sharding seam (Collective) and torch-compatible noise (checked build).
-        .target(name: "HiDiffCore", dependencies: ["COpenBLAS", "HiDiffKernels"]),
+        .target(name: "HiDiffCore", dependencies: ["COpenBLAS", "CDNNL", "HiDiffKernels"]),
         // Weights (safetensors, diffusers folders), tokenizer, CLIP, U-Net, VAE.
         .target(name: "HiDiffModels", dependencies: ["HiDiffCore"],
                 resources: [.copy("Resources/clip")]),

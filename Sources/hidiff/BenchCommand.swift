@@ -114,7 +114,7 @@ struct UNetBenchInput: ParsableArguments {
 
 /// Measures the machine's SGEMM peak through the same OpenBLAS the engine uses.
 struct SGEMMBench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "sgemm", abstract: "Measure OpenBLAS SGEMM GFLOPS.")
+    static let configuration = CommandConfiguration(commandName: "sgemm", abstract: "Measure OpenBLAS SGEMM and oneDNN bfloat16 GEMM GFLOPS.")
 
     @Option(help: "Matrix size n (n x n times n x n), 1 to 16384.")
     var size: Int = 2048
@@ -130,9 +130,7 @@ struct SGEMMBench: ParsableCommand {
         let n = size
         let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
         var c = [Float](repeating: 0, count: n * n)
-        var best = Double.infinity, bestCPU = Double.infinity
-        for _ in 0...runs {
-            let (t0, c0) = (ProcessStats.now(), ProcessStats.cpuSeconds())
+        let fp32 = Self.best(runs: runs) {
             a.withUnsafeBufferPointer { pa in
                 b.withUnsafeBufferPointer { pb in
                     c.withUnsafeMutableBufferPointer { pc in
@@ -141,19 +139,49 @@ struct SGEMMBench: ParsableCommand {
                     }
                 }
             }
-            best = min(best, ProcessStats.now() - t0)
-            bestCPU = min(bestCPU, ProcessStats.cpuSeconds() - c0)
         }
+        // The same product with bfloat16 inputs (float32 accumulation), as `--precision bf16` multiplies.
+        let a16 = a.map(bfloat16Bits), b16 = b.map(bfloat16Bits)
+        let gemm = try BFloat16GEMM.shared.get()
+        var failure: BFloat16GEMMError?
+        let bf16 = Self.best(runs: runs) {
+            a16.withUnsafeBufferPointer { pa in
+                b16.withUnsafeBufferPointer { pb in
+                    c.withUnsafeMutableBufferPointer { pc in
+                        do throws(BFloat16GEMMError) {
+                            try gemm.gemm(m: n, n: n, k: n, a: pa.baseAddress!, lda: n, b: pb.baseAddress!, ldb: n,
+                                          c: pc.baseAddress!, ldc: n)
+                        } catch { failure = error }
+                    }
+                }
+            }
+        }
+        if let failure { throw failure }
         let gflop = 2 * Double(n) * Double(n) * Double(n) / 1e9
         // Which kernels ran, and whether hidiff had to correct OpenBLAS's choice at start-up.
         let correction = OpenBLASCoreType.appliedCorrection
         let coretype = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
-        print(try jsonLine(["bench": "sgemm", "size": n, "best_s": best, "gflops": gflop / best,
-                            "best_cpu_s": bestCPU, "gflops_per_cpu_s": gflop / bestCPU,
+        print(try jsonLine(["bench": "sgemm", "size": n, "best_s": fp32.wall, "gflops": gflop / fp32.wall,
+                            "best_cpu_s": fp32.cpu, "gflops_per_cpu_s": gflop / fp32.cpu,
                             "openblas_corename": OpenBLASCoreType.corename, "openblas_config": OpenBLASCoreType.config,
                             "openblas_coretype_env": coretype ?? NSNull(),
                             "coretype_corrected": correction != nil,
-                            "coretype_corrected_from": correction?.from ?? NSNull()]))
+                            "coretype_corrected_from": correction?.from ?? NSNull(),
+                            "bf16_best_s": bf16.wall, "bf16_gflops": gflop / bf16.wall,
+                            "bf16_gflops_per_cpu_s": gflop / bf16.cpu, "bf16_isa": BFloat16GEMM.instructionSet,
+                            "bf16_native": BFloat16GEMM.isNative]))
+    }
+
+    /// The best wall and CPU seconds of `runs` timed calls after one warm-up.
+    private static func best(runs: Int, _ body: () -> Void) -> (wall: Double, cpu: Double) {
+        var wall = Double.infinity, cpu = Double.infinity
+        for _ in 0...runs {
+            let (t0, c0) = (ProcessStats.now(), ProcessStats.cpuSeconds())
+            body()
+            wall = min(wall, ProcessStats.now() - t0)
+            cpu = min(cpu, ProcessStats.cpuSeconds() - c0)
+        }
+        return (wall, cpu)
     }
 }
 

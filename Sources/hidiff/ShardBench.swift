@@ -62,14 +62,22 @@ struct ShardBench: ParsableCommand {
                 return (p, out)
             }
             var ranks: [[String: Any]] = []
-            for (p, out) in children {
+            var failures: [String] = []
+            for (rank, (p, out)) in children.enumerated() {
                 let data = out.fileHandleForReading.readDataToEndOfFile()
                 p.waitUntilExit()
-                guard p.terminationStatus == 0,
-                      let line = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                    throw ValidationError("a rank of K=\(k) failed (exit \(p.terminationStatus)); see its stderr above")
+                if p.terminationReason == .uncaughtSignal {
+                    failures.append("rank \(rank) was killed by signal \(p.terminationStatus)")
+                } else if p.terminationStatus != 0 {
+                    failures.append("rank \(rank) exited with status \(p.terminationStatus)")
+                } else if let line = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+                    ranks.append(line)
+                } else {
+                    failures.append("rank \(rank) printed no result")
                 }
-                ranks.append(line)
+            }
+            guard failures.isEmpty else {
+                throw ValidationError("K=\(k) failed: \(failures.joined(separator: "; ")) (see the ranks' stderr above)")
             }
             let compute = ranks.map { $0["cpu_s"] as? Double ?? 0 }.max() ?? 0
             let bytes = ranks.map { $0["bytes_sent_total"] as? Int ?? 0 }.max() ?? 0

@@ -1,0 +1,8 @@
+// oneDNN (Debian's libdnnl-dev): the matmul primitive, for bfloat16 matrix products with float32 results.
+#include <oneapi/dnnl/dnnl.h>
+
+// Argument indices as plain constants (the header defines them through other macros).
+static const int hidiff_dnnl_arg_src = DNNL_ARG_SRC;
+static const int hidiff_dnnl_arg_weights = DNNL_ARG_WEIGHTS;
+static const int hidiff_dnnl_arg_dst = DNNL_ARG_DST;
+static const int hidiff_dnnl_arg_scratchpad = DNNL_ARG_SCRATCHPAD;

@@ -1,0 +1,169 @@
+import CDNNL
+import Synchronization
+
+/// bfloat16 matrix products with float32 accumulation and results, through oneDNN's matmul primitive: AMX
+/// tiles where the CPU has them, AVX512-BF16 otherwise, and oneDNN's own conversions on CPUs with neither
+/// (slower, same arithmetic).
+///
+/// One engine per process and a cache of primitives by shape (building one costs far more than running a
+/// small one); both are only ever added to, and each call brings its own stream and scratchpad, so calls
+/// from several threads at once are safe and do not disturb each other.
+public final class BFloat16GEMM: @unchecked Sendable {
+    /// The process's instance, or the error that kept oneDNN from starting.
+    public static let shared: Result<BFloat16GEMM, BFloat16GEMMError> = {
+        do throws(BFloat16GEMMError) { return .success(try BFloat16GEMM()) } catch { return .failure(error) }
+    }()
+
+    private let engine: dnnl_engine_t
+    private let primitives = Mutex<[Shape: dnnl_primitive_t]>([:])
+
+    struct Shape: Hashable {
+        var m, n, k, lda, ldb, ldc: Int
+        var transA, transB: Bool
+        var alpha, beta: UInt32
+    }
+
+    private init() throws(BFloat16GEMMError) {
+        var engine: dnnl_engine_t?
+        try Self.check(dnnl_engine_create(&engine, dnnl_cpu, 0), "create a CPU engine")
+        self.engine = engine!
+    }
+
+    /// The instruction set oneDNN's kernels use on this CPU (e.g. "avx512_core_amx").
+    public static var instructionSet: String {
+        switch dnnl_get_effective_cpu_isa() {
+        case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx"
+        case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16"
+        case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni"
+        case dnnl_cpu_isa_avx512_core: return "avx512_core"
+        case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni"
+        case dnnl_cpu_isa_avx2: return "avx2"
+        case dnnl_cpu_isa_avx: return "avx"
+        case dnnl_cpu_isa_sse41: return "sse41"
+        default: return "other"
+        }
+    }
+
+    /// Whether the CPU multiplies bfloat16 natively (AMX or AVX512-BF16).
+    public static var isNative: Bool {
+        [dnnl_cpu_isa_avx512_core_amx, dnnl_cpu_isa_avx512_core_bf16].contains(dnnl_get_effective_cpu_isa())
+    }
+
+    /// Row-major C = alpha * op(A) * op(B) + beta * C, as `sgemm` takes it, with A and B in bfloat16 (bit
+    /// patterns, `bfloat16Bits`) and C in float32. op(A) is m x k, op(B) is k x n; leading dimensions are
+    /// row strides of the stored matrices.
+    public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                     a: UnsafePointer<UInt16>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int, beta: Float = 0,
+                     c: UnsafeMutablePointer<Float>, ldc: Int) throws(BFloat16GEMMError) {
+        guard m > 0, n > 0 else { return }
+        gemmFlopCounter.add(2 * m * n * k, ordering: .relaxed)
+        modelFlopCounter.add(2 * m * n * k, ordering: .relaxed)
+        let shape = Shape(m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, transA: transA, transB: transB,
+                          alpha: alpha.bitPattern, beta: beta.bitPattern)
+        let primitive = try self.primitive(for: shape)
+        var pd: const_dnnl_primitive_desc_t?
+        try Self.check(dnnl_primitive_get_primitive_desc(primitive, &pd), "query a matmul")
+        var stream: dnnl_stream_t?
+        try Self.check(dnnl_stream_create(&stream, engine, UInt32(dnnl_stream_default_flags.rawValue)), "create a stream")
+        defer { dnnl_stream_destroy(stream) }
+        var memories: [dnnl_memory_t?] = []
+        defer { for memory in memories { dnnl_memory_destroy(memory) } }
+        func memory(_ desc: UnsafePointer<dnnl_memory_desc_t>, _ handle: UnsafeMutableRawPointer?) throws(BFloat16GEMMError)
+            -> dnnl_memory_t {
+            var memory: dnnl_memory_t?
+            try Self.check(dnnl_memory_create(&memory, desc, engine, handle), "wrap a matrix")
+            memories.append(memory)
+            return memory!
+        }
+        let descs = try Self.descriptors(shape)
+        let scratchDesc = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0)!
+        let scratchBytes = dnnl_memory_desc_get_size(scratchDesc)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(scratchBytes, 1), alignment: 64)
+        defer { scratch.deallocate() }
+        var args = [
+            dnnl_exec_arg_t(arg: hidiff_dnnl_arg_src,
+                            memory: try withUnsafePointer(to: descs.a) { d throws(BFloat16GEMMError) in try memory(d, UnsafeMutableRawPointer(mutating: a)) }),
+            dnnl_exec_arg_t(arg: hidiff_dnnl_arg_weights,
+                            memory: try withUnsafePointer(to: descs.b) { d throws(BFloat16GEMMError) in try memory(d, UnsafeMutableRawPointer(mutating: b)) }),
+            dnnl_exec_arg_t(arg: hidiff_dnnl_arg_dst,
+                            memory: try withUnsafePointer(to: descs.c) { d throws(BFloat16GEMMError) in try memory(d, UnsafeMutableRawPointer(c)) }),
+        ]
+        if scratchBytes > 0 {
+            args.append(dnnl_exec_arg_t(arg: hidiff_dnnl_arg_scratchpad, memory: try memory(scratchDesc, scratch)))
+        }
+        try Self.check(dnnl_primitive_execute(primitive, stream, Int32(args.count), args), "run a matmul")
+        try Self.check(dnnl_stream_wait(stream), "finish a matmul")
+    }
+
+    /// The cached primitive for `shape`, built on first use.
+    private func primitive(for shape: Shape) throws(BFloat16GEMMError) -> dnnl_primitive_t {
+        if let p = primitives.withLock({ $0[shape] }) { return p }
+        var descs = try Self.descriptors(shape)
+        var op = dnnl_matmul_desc_t()
+        try Self.check(dnnl_matmul_desc_init(&op, &descs.a, &descs.b, nil, &descs.c), "describe a matmul")
+        var attr: dnnl_primitive_attr_t?
+        try Self.check(dnnl_primitive_attr_create(&attr), "create matmul attributes")
+        defer { dnnl_primitive_attr_destroy(attr) }
+        try Self.check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "set the scratchpad")
+        let alpha = Float(bitPattern: shape.alpha), beta = Float(bitPattern: shape.beta)
+        if alpha != 1 {
+            var scale = alpha
+            try Self.check(dnnl_primitive_attr_set_output_scales(attr, 1, 0, &scale), "scale a matmul")
+        }
+        if beta != 0 {
+            var ops: dnnl_post_ops_t?
+            try Self.check(dnnl_post_ops_create(&ops), "create post-ops")
+            defer { dnnl_post_ops_destroy(ops) }
+            try Self.check(dnnl_post_ops_append_sum(ops, beta), "accumulate into C")
+            try Self.check(dnnl_primitive_attr_set_post_ops(attr, ops), "attach post-ops")
+        }
+        var pd: dnnl_primitive_desc_t?
+        try withUnsafePointer(to: &op) { p throws(BFloat16GEMMError) in
+            try Self.check(dnnl_primitive_desc_create(&pd, UnsafeRawPointer(p).assumingMemoryBound(to: dnnl_op_desc_t.self), attr, engine, nil),
+                           "plan a \(shape.m)x\(shape.k) by \(shape.k)x\(shape.n) bfloat16 matmul")
+        }
+        defer { dnnl_primitive_desc_destroy(pd) }
+        var primitive: dnnl_primitive_t?
+        try Self.check(dnnl_primitive_create(&primitive, pd), "build a matmul")
+        return primitives.withLock { cache in
+            if let existing = cache[shape] {
+                dnnl_primitive_destroy(primitive)
+                return existing
+            }
+            cache[shape] = primitive!
+            return primitive!
+        }
+    }
+
+    /// A, B (bfloat16) and C (float32) as strided row-major matrices, transposes as swapped strides.
+    private static func descriptors(_ s: Shape) throws(BFloat16GEMMError)
+        -> (a: dnnl_memory_desc_t, b: dnnl_memory_desc_t, c: dnnl_memory_desc_t) {
+        func desc(_ rows: Int, _ columns: Int, _ rowStride: Int, _ columnStride: Int,
+                  _ type: dnnl_data_type_t) throws(BFloat16GEMMError) -> dnnl_memory_desc_t {
+            var md = dnnl_memory_desc_t()
+            let dims: [Int64] = [Int64(rows), Int64(columns)]
+            let strides: [Int64] = [Int64(rowStride), Int64(columnStride)]
+            try check(dnnl_memory_desc_init_by_strides(&md, 2, dims, type, strides), "describe a \(rows)x\(columns) matrix")
+            return md
+        }
+        return (try s.transA ? desc(s.m, s.k, 1, s.lda, dnnl_bf16) : desc(s.m, s.k, s.lda, 1, dnnl_bf16),
+                try s.transB ? desc(s.k, s.n, 1, s.ldb, dnnl_bf16) : desc(s.k, s.n, s.ldb, 1, dnnl_bf16),
+                try desc(s.m, s.n, s.ldc, 1, dnnl_f32))
+    }
+
+    private static func check(_ status: dnnl_status_t, _ what: String) throws(BFloat16GEMMError) {
+        guard status == dnnl_success else { throw BFloat16GEMMError(what: what, status: Int(status.rawValue)) }
+    }
+}
+
+/// oneDNN refused a call; `status` is its dnnl_status_t.
+public struct BFloat16GEMMError: Error, CustomStringConvertible, Sendable {
+    public var what: String
+    public var status: Int
+
+    public var description: String {
+        let names = [1: "out of memory", 2: "invalid arguments", 3: "unimplemented", 5: "runtime error",
+                     7: "not required"]
+        return "oneDNN could not \(what): \(names[status] ?? "status \(status)")"
+    }
+}
