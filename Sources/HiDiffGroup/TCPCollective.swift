@@ -88,6 +88,18 @@ public final class TCPCollective: Collective, @unchecked Sendable {
         }
     }
 
+    /// `close()`, then blocks (never call it on an event loop) until every link has written what was queued on
+    /// it and closed, for at most `timeout` seconds: for a process that exits right after its group, whose
+    /// queued writes (blocks still being passed on, the goodbye) would otherwise die with it and leave its
+    /// peers waiting for data that never comes.
+    public func closeAndWait(timeout: Double = 10) {
+        close()
+        let closed = DispatchSemaphore(value: 0)
+        for link in links { link.channel.closeFuture.whenComplete { _ in closed.signal() } }
+        let deadline = DispatchTime.now() + timeout
+        for _ in links where closed.wait(timeout: deadline) == .timedOut { break }
+    }
+
     private var links: [PeerLink] { [next, previous].compactMap { $0 } }
 
     /// Records the first failure; true when this call set it.

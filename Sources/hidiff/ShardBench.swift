@@ -157,7 +157,8 @@ struct ShardRankBench: ParsableCommand {
         let roster = try GroupRoster(groupID: 1, members: members, rank: rank)
         let group = try TCPCollective.joinBlocking(roster: roster, listener: listener,
                                                    token: Array(try String(contentsOfFile: tokenFile, encoding: .utf8).utf8))
-        defer { group.close() }
+        // Blocks this rank still passes on must leave before the process does.
+        defer { group.closeAndWait() }
         let callContext = hd?.callContext(callIndex: call, callCount: 50, latentHeight: h, latentWidth: w, collective: group)
             ?? UNetCallContext(callIndex: call, callCount: 50, collective: group)
         // The step's own peak, apart from loading (which converts the weights and may peak higher).
