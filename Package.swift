@@ -82,6 +82,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
 
+        // What a submission must satisfy before anything is inserted (the CLI's and the HTTP API's one rule set),
+        // and the jobs it becomes.
+        .target(name: "HiDiffSubmission", dependencies: [
+            "HiDiffPipeline", "HiDiffImage", "HiDiffStore",
+        ], swiftSettings: swift6),
+
         .executableTarget(name: "hidiff", dependencies: [
             "HiDiffPipeline",
             "HiDiffEval",
@@ -89,6 +95,7 @@ let package = Package(
             "HiDiffCoordinator",
             "HiDiffWorker",
             "HiDiffGroup",
+            "HiDiffSubmission",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -116,6 +123,9 @@ let package = Package(
                     swiftSettings: swift6),
         .testTarget(name: "HiDiffWorkerTests", dependencies: [
             "HiDiffWorker", "HiDiffProtocol", "HiDiffPipeline", "HiDiffTestSupport",
+        ], swiftSettings: swift6),
+        .testTarget(name: "HiDiffSubmissionTests", dependencies: [
+            "HiDiffSubmission", "HiDiffPipeline", "HiDiffStore",
         ], swiftSettings: swift6),
         // Real PostgreSQL, real coordinator and worker processes.
         .testTarget(name: "HiDiffClusterTests", dependencies: [
