@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
@@ -87,6 +90,18 @@ let package = Package(
         .target(name: "HiDiffSubmission", dependencies: [
             "HiDiffPipeline", "HiDiffImage", "HiDiffStore",
         ], swiftSettings: swift6),
+        // The HTTP API inside the coordinator (Hummingbird): JSON jobs API, AUTOMATIC1111-compatible
+        // endpoints, Prometheus metrics.
+        .target(name: "HiDiffHTTP", dependencies: [
+            "HiDiffSubmission", "HiDiffStore", "HiDiffPostgres", "HiDiffPipeline", "HiDiffImage", "HiDiffSchedulers",
+            "HiDiffProtocol",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swift6),
 
         .executableTarget(name: "hidiff", dependencies: [
             "HiDiffPipeline",
@@ -96,6 +111,7 @@ let package = Package(
             "HiDiffWorker",
             "HiDiffGroup",
             "HiDiffSubmission",
+            "HiDiffHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -126,6 +142,10 @@ let package = Package(
         ], swiftSettings: swift6),
         .testTarget(name: "HiDiffSubmissionTests", dependencies: [
             "HiDiffSubmission", "HiDiffPipeline", "HiDiffStore",
+        ], swiftSettings: swift6),
+        .testTarget(name: "HiDiffHTTPTests", dependencies: [
+            "HiDiffHTTP", "HiDiffSubmission", "HiDiffStore", "HiDiffPostgres", "HiDiffPipeline", "HiDiffSchedulers",
+            "HiDiffImage", "HiDiffTestSupport", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
         // Real PostgreSQL, real coordinator and worker processes.
         .testTarget(name: "HiDiffClusterTests", dependencies: [
