@@ -150,7 +150,9 @@ final class ClusterHTTPTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(rejected.value("hidiff_http_rejected_requests_total", ["status": "422"]) ?? 0, 10)
 
         // Still serving: the JSON API end to end.
-        let submitted = try http.post("/api/v1/jobs", json: ["request": good, "batch": "api", "seeds": [5, 6]], token: apiToken)
+        var seedless = good
+        seedless["seed"] = nil
+        let submitted = try http.post("/api/v1/jobs", json: ["request": seedless, "batch": "api", "seeds": [5, 6]], token: apiToken)
         XCTAssertEqual(submitted.status, 201, submitted.text)
         let jobs = try XCTUnwrap(try submitted.object()["jobs"] as? [[String: Any]])
         XCTAssertEqual(jobs.compactMap { $0["seed"] as? Int }, [5, 6])
