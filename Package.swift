@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
@@ -84,6 +87,24 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
 
+        // What a submission must satisfy before anything is inserted (the CLI's and the HTTP API's one rule set),
+        // and the jobs it becomes.
+        .target(name: "HiDiffSubmission", dependencies: [
+            "HiDiffPipeline", "HiDiffImage", "HiDiffStore",
+        ], swiftSettings: swift6),
+        // The HTTP API inside the coordinator (Hummingbird): JSON jobs API, AUTOMATIC1111-compatible
+        // endpoints, Prometheus metrics.
+        .target(name: "HiDiffHTTP", dependencies: [
+            "HiDiffSubmission", "HiDiffStore", "HiDiffPostgres", "HiDiffPipeline", "HiDiffImage", "HiDiffSchedulers",
+            "HiDiffProtocol",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swift6),
+
         .executableTarget(name: "hidiff", dependencies: [
             "HiDiffPipeline",
             "HiDiffEval",
@@ -91,6 +112,8 @@ let package = Package(
             "HiDiffCoordinator",
             "HiDiffWorker",
             "HiDiffGroup",
+            "HiDiffSubmission",
+            "HiDiffHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -118,6 +141,13 @@ let package = Package(
                     swiftSettings: swift6),
         .testTarget(name: "HiDiffWorkerTests", dependencies: [
             "HiDiffWorker", "HiDiffProtocol", "HiDiffPipeline", "HiDiffTestSupport",
+        ], swiftSettings: swift6),
+        .testTarget(name: "HiDiffSubmissionTests", dependencies: [
+            "HiDiffSubmission", "HiDiffPipeline", "HiDiffStore",
+        ], swiftSettings: swift6),
+        .testTarget(name: "HiDiffHTTPTests", dependencies: [
+            "HiDiffHTTP", "HiDiffSubmission", "HiDiffStore", "HiDiffPostgres", "HiDiffPipeline", "HiDiffSchedulers",
+            "HiDiffImage", "HiDiffTestSupport", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
         // Real PostgreSQL, real coordinator and worker processes.
         .testTarget(name: "HiDiffClusterTests", dependencies: [

@@ -28,6 +28,16 @@ extension JobStore {
             """, [state.map { .text($0.rawValue) } ?? .null, .int(Int64(max(0, limit)))]).map(JobRecord.init(row:))
     }
 
+    /// Jobs that finished after the watermark (finish time, then id), oldest first, at most `limit`: for
+    /// following finishes without missing or repeating one (pass the last row's `finishedAt` and `id` back).
+    public func jobsFinished(after time: Date, id: Int64, limit: Int) throws -> [JobRecord] {
+        try connection.query("""
+            SELECT \(JobRecord.columns) FROM jobs
+            WHERE finished_at IS NOT NULL AND (finished_at, id) > ($1, $2)
+            ORDER BY finished_at, id LIMIT $3
+            """, [.timestamp(time), .int(id), .int(Int64(max(0, limit)))]).map(JobRecord.init(row:))
+    }
+
     /// The history of a job, oldest first.
     public func events(jobID: Int64) throws -> [JobEvent] {
         try connection.query("""

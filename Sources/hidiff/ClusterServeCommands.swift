@@ -3,6 +3,7 @@ import Foundation
 import HiDiffCore
 import HiDiffCoordinator
 import HiDiffGroup
+import HiDiffHTTP
 import HiDiffProtocol
 import HiDiffWorker
 import Logging
@@ -25,11 +26,20 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var heartbeatSeconds: Double = 2
     @Option(help: "This coordinator's name (default: host-pid).")
     var name: String?
+    @Option(help: "Serve the HTTP API (JSON jobs API, AUTOMATIC1111-compatible /sdapi/v1, /metrics) at HOST:PORT (port 0: any free port, logged at start).")
+    var http: String?
+    @Option(help: "A file holding the HTTP API token (at least 16 bytes; not the cluster token). Default: $HIDIFF_API_TOKEN.")
+    var apiTokenFile: String?
+    @Option(help: "The model HTTP requests without one use.")
+    var defaultModel: String = "shapes"
+    @Option(help: "The largest HTTP request body in bytes (413 above it).")
+    var httpMaxBody: Int = 64 << 20
 
     func validate() throws {
         guard heartbeatSeconds >= 0.2 && heartbeatSeconds <= 60 else { throw ValidationError("--heartbeat-seconds must be from 0.2 to 60") }
         guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1") }
         guard leaseSeconds >= 3 && leaseSeconds <= 3600 else { throw ValidationError("--lease-seconds must be from 3 to 3600") }
+        guard httpMaxBody >= 1024 && httpMaxBody <= 1 << 30 else { throw ValidationError("--http-max-body must be from 1024 to 1073741824 bytes") }
     }
 
     func run() async throws {
@@ -45,9 +55,25 @@ struct CoordinatorCommand: AsyncParsableCommand {
         config.heartbeatSeconds = heartbeatSeconds
         LogSetup.bootstrap()
         let logger = Logger(label: "hidiff.coordinator")
-        let coordinator = Coordinator(configuration: config, databaseURL: try database.url(), logger: logger)
-        try await ShutdownSignal.run(logger: logger, drains: false) {
-            try await coordinator.run()
+        let databaseURL = try database.url()
+        let coordinator = Coordinator(configuration: config, databaseURL: databaseURL, logger: logger)
+        var server: HTTPServer?
+        if let http {
+            let address = try HTTPConfiguration.parseAddress(http)
+            guard let token = try APIToken.load(file: apiTokenFile) else { throw HTTPConfigurationError.missingToken }
+            var httpConfig = HTTPConfiguration(host: address.host, port: address.port, token: token)
+            httpConfig.defaultModel = defaultModel
+            httpConfig.maxBodyBytes = httpMaxBody
+            server = HTTPServer(configuration: httpConfig, databaseURL: databaseURL,
+                                logger: Logger(label: "hidiff.http"))
+        }
+        try await ShutdownSignal.run(logger: logger, drains: false) { [server] in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await coordinator.run() }
+                if let server { group.addTask { try await server.run() } }
+                try await group.next()
+                group.cancelAll()
+            }
         }
     }
 }

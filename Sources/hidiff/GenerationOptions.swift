@@ -1,6 +1,7 @@
 import ArgumentParser
 import HiDiffPipeline
 import HiDiffSchedulers
+import HiDiffSubmission
 
 extension SchedulerKind: ExpressibleByArgument {}
 
@@ -57,5 +58,5 @@ struct GenerationOptions: ParsableArguments {
     }
 
     /// A seed like `generate` draws when none is given.
-    static func randomSeed() -> UInt64 { UInt64.random(in: 0..<(1 << 32)) }
+    static func randomSeed() -> UInt64 { Submission.randomSeed() }
 }

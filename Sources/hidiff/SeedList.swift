@@ -1,9 +1,10 @@
 import ArgumentParser
+import HiDiffSubmission
 
 /// `--seeds 1-8`, `--seeds 3,5,9`, or both mixed (`1-4,10`): the seeds of a batch, in the order given.
 enum SeedList {
     /// The most seeds one submission may expand to.
-    static let limit = 10_000
+    static let limit = SubmissionLimits.maxJobs
 
     static func parse(_ text: String) throws -> [UInt64] {
         var seeds: [UInt64] = []

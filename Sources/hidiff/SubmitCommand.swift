@@ -3,6 +3,7 @@ import Foundation
 import HiDiffImage
 import HiDiffPipeline
 import HiDiffStore
+import HiDiffSubmission
 
 /// `hidiff submit`: queues one job per (prompt, seed) in the cluster, all or nothing.
 struct SubmitCommand: ParsableCommand {
@@ -34,41 +35,28 @@ struct SubmitCommand: ParsableCommand {
         }
         if seeds != nil && generation.seed != nil { throw ValidationError("give --seed or --seeds, not both") }
         if let seeds { _ = try SeedList.parse(seeds) }
-        try requireRange(maxAttempts, 1...100, option: "--max-attempts")
-        try requireRange(priority, -1_000_000...1_000_000, option: "--priority")
-        if let batch, batch.isEmpty || batch.count > 200 || batch.contains(where: { $0.isNewline }) {
-            throw ValidationError("--batch must be 1-200 characters on one line")
+        // The submission rules shared with the HTTP API (HiDiffSubmission), under this command's option names.
+        if let problem = Submission.settingsProblem(maxAttempts: maxAttempts, priority: priority, batch: batch) {
+            throw ValidationError(problem.optionMessage)
         }
-        if let workers {
-            try requireRange(workers, 1...64, option: "--workers")
-            // The stripes must fit the latent: every stripe but the last a multiple of the U-Net's total
-            // downsampling (8 for SD 1.x/2.x, 4 for SDXL; 4x that with HiDiffusion). Checked here for the
-            // strictest layout when the height is known; the worker checks the model's own.
-            if workers > 1, let height = generation.height {
-                let hidiffusion = generation.hidiffusionOptions.hidiffusion != .off
-                do {
-                    _ = try StripePlan(latentHeight: height / 8, parts: workers,
-                                       unit: StripePlan.unit(levels: 4, hidiffusion: hidiffusion))
-                } catch {
-                    throw ValidationError("--workers \(workers) at height \(height): \(error)")
-                }
-            }
+        if let workers, let problem = Submission.workersProblem(workers, template: generation.request(prompt: "", seed: 0)) {
+            throw ValidationError(problem.optionMessage)
         }
     }
 
     func run() throws {
         let prompts = try readPrompts()
-        let seedList = try seeds.map(SeedList.parse) ?? [generation.seed ?? GenerationOptions.randomSeed()]
-        guard prompts.count * seedList.count <= SeedList.limit else {
-            throw ValidationError("\(prompts.count) prompts x \(seedList.count) seeds is more than \(SeedList.limit) jobs; split the batch")
-        }
-        let initImage = try readInitImage()
+        let seedList = try seeds.map(SeedList.parse) ?? [generation.seed ?? Submission.randomSeed()]
+        var submission = Submission(model: model, template: generation.request(prompt: "", seed: 0),
+                                    prompts: prompts, seeds: seedList, initImage: try readInitImage())
+        submission.priority = priority
+        submission.maxAttempts = maxAttempts
+        submission.batch = batch
+        submission.workers = workers
+        if let problem = submission.problem() { throw ValidationError(problem.optionMessage) }
         let store = try database.store()
-        let known = try store.modelsAvailable()
-        guard known.contains(model) else {
-            throw ValidationError(known.isEmpty
-                ? "no worker has registered with the cluster yet, so no model is known; start a worker (`hidiff worker`) and submit again"
-                : "no registered worker offers model \(model) (known: \(known.sorted().joined(separator: ", "))); pick one of those or start a worker with --models holding it")
+        if let problem = submission.modelProblem(known: try store.modelsAvailable()) {
+            throw ValidationError(problem.optionMessage)
         }
         if let workers, workers > 1 {
             let online = try store.workers().filter { $0.state != "offline" && $0.models.contains(model) }.count
@@ -76,19 +64,10 @@ struct SubmitCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("hidiff submit: only \(online) online workers offer \(model); these jobs wait until \(workers) are connected (each started with --peer-listen)\n".utf8))
             }
         }
-        var jobs: [NewJob] = []
-        var described: [(seed: UInt64, prompt: String)] = []
+        let jobs = try submission.jobs()
+        let described = submission.requests().map { (seed: $0.seed, prompt: $0.prompt) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        for prompt in prompts {
-            for seed in seedList {
-                let request = generation.request(prompt: prompt, seed: seed)
-                let json = String(decoding: try encoder.encode(request), as: UTF8.self)
-                jobs.append(NewJob(model: model, requestJSON: json, steps: generation.steps, initImage: initImage,
-                                   priority: priority, maxAttempts: maxAttempts, groupSize: workers))
-                described.append((seed, prompt))
-            }
-        }
         let ids = try store.submit(jobs, batch: batch)
         if json {
             let rows = zip(ids, described).map { id, d in
@@ -115,17 +94,14 @@ struct SubmitCommand: ParsableCommand {
         return prompts
     }
 
-    /// The init image's bytes, checked to be a PNG whose size fits the request; workers never see the path.
+    /// The init image's bytes (checked with the rest of the submission); workers never see the path.
     private func readInitImage() throws -> [UInt8]? {
         guard let path = generation.initImage else { return nil }
-        guard let data = try CLIFiles.readRegularFile(path, what: "--init-image", limit: 256 << 20) else { return nil }
+        guard let data = try CLIFiles.readRegularFile(path, what: "--init-image", limit: SubmissionLimits.maxInitImageBytes) else { return nil }
         let bytes = [UInt8](data)
-        let image = try PNGReader.read(bytes: bytes)
-        guard image.width % 8 == 0, image.height % 8 == 0 else {
-            throw ValidationError("--init-image \(path) is \(image.width)x\(image.height); img2img needs both sides multiples of 8")
+        if let problem = Submission.initImageProblem(bytes, template: generation.request(prompt: "", seed: 0)) {
+            throw ValidationError(problem.field == .initImage ? "--init-image \(path) \(problem.reason)" : problem.optionMessage)
         }
-        if let w = generation.width, w != image.width { throw ValidationError("--width \(w) differs from the init image's width \(image.width)") }
-        if let h = generation.height, h != image.height { throw ValidationError("--height \(h) differs from the init image's height \(image.height)") }
         return bytes
     }
 }

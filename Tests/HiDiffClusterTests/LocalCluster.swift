@@ -73,11 +73,11 @@ final class LocalCluster: @unchecked Sendable {
     /// Starts a coordinator on a free loopback port (or `host`); returns its port.
     @discardableResult
     func startCoordinator(_ name: String, host: String = "127.0.0.1", lease: Double = 30, heartbeat: Double = 2,
-                          checkpointEvery: Int = 2) throws -> Int {
+                          checkpointEvery: Int = 2, extra: [String] = []) throws -> Int {
         let port = LoopbackPort.unused()
         try launch(name, ["coordinator", "--listen", "\(host):\(port)", "--token-file", tokenFile, "--name", name,
                           "--lease-seconds", "\(lease)", "--heartbeat-seconds", "\(heartbeat)",
-                          "--checkpoint-every", "\(checkpointEvery)"])
+                          "--checkpoint-every", "\(checkpointEvery)"] + extra)
         ports[name] = port
         try waitUntil("coordinator \(name) listens", timeout: 30) { Self.canConnect(host: host, port: port) }
         return port

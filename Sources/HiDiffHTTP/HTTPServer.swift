@@ -1,0 +1,60 @@
+import Foundation
+import HiDiffPostgres
+import HiDiffStore
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+
+/// The coordinator's HTTP API (Hummingbird): the JSON jobs API, AUTOMATIC1111-compatible endpoints and
+/// `/metrics`. It reads and writes the job store through a connection of its own; reads need no token,
+/// submits and admin actions need the API token.
+public final class HTTPServer: Sendable {
+    public let configuration: HTTPConfiguration
+    private let databaseURL: String
+    private let logger: Logger
+    private let boundPort = Mutex<Int?>(nil)
+
+    public init(configuration: HTTPConfiguration, databaseURL: String, logger: Logger) {
+        self.configuration = configuration
+        self.databaseURL = databaseURL
+        self.logger = logger
+    }
+
+    /// The port once `run` has bound it (useful with port 0).
+    public var port: Int? { boundPort.withLock { $0 } }
+
+    /// Serves until the task is cancelled.
+    public func run() async throws {
+        let connection = try PostgresConnection(url: databaseURL, logger: logger)
+        let store = JobStore(connection: connection)
+        let services = APIServices(store: store, configuration: configuration,
+                                   metrics: ClusterMetrics(start: store.clock.now()), logger: logger)
+        let router = Self.router(services)
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hidiff"),
+            onServerRunning: { [self] channel in
+                let port = channel.localAddress?.port
+                boundPort.withLock { $0 = port }
+                logger.info("HTTP API listening on http://\(configuration.host):\(port ?? configuration.port)")
+            },
+            logger: logger)
+        try await app.run()
+    }
+
+    /// Every route, on one router (also used by tests without a socket).
+    static func router(_ services: APIServices) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RejectionMiddleware(metrics: services.metrics))
+        JobsAPI(services: services).register(on: router)
+        A1111API(services: services).register(on: router)
+        router.get("metrics") { _, _ in
+            try await services.db { try services.metrics.refresh(from: $0) }
+            return services.bytes(services.metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8",
+                                  kind: "metrics")
+        }
+        router.get("healthz") { _, _ in try services.json(["ok": true]) }
+        return router
+    }
+}
