@@ -16,6 +16,9 @@ public final class BFloat16GEMM: @unchecked Sendable {
 
     private let engine: dnnl_engine_t
     private let primitives = Mutex<[Shape: dnnl_primitive_t]>([:])
+    /// False when oneDNN has no bfloat16 matmul for this CPU: products are then computed by `gemmByConversion`.
+    /// Set once, in `init`.
+    public private(set) var usesOneDNN = true
 
     struct Shape: Hashable {
         var m, n, k, lda, ldb, ldc: Int
@@ -27,6 +30,14 @@ public final class BFloat16GEMM: @unchecked Sendable {
         var engine: dnnl_engine_t?
         try Self.check(dnnl_engine_create(&engine, dnnl_cpu, 0), "create a CPU engine")
         self.engine = engine!
+        // A CPU without AVX512 may have no bfloat16 matmul in this oneDNN: find out once, with a 1x1 product.
+        let probe = Shape(m: 1, n: 1, k: 1, lda: 1, ldb: 1, ldc: 1, transA: false, transB: false,
+                          alpha: Float(1).bitPattern, beta: 0)
+        do throws(BFloat16GEMMError) {
+            _ = try primitive(for: probe)
+        } catch where error.status == 3 {
+            usesOneDNN = false
+        }
     }
 
     /// The instruction set oneDNN's kernels use on this CPU (e.g. "avx512_core_amx").
@@ -56,6 +67,10 @@ public final class BFloat16GEMM: @unchecked Sendable {
                      a: UnsafePointer<UInt16>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int, beta: Float = 0,
                      c: UnsafeMutablePointer<Float>, ldc: Int) throws(BFloat16GEMMError) {
         guard m > 0, n > 0 else { return }
+        guard usesOneDNN else {
+            return Self.gemmByConversion(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a,
+                                         lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        }
         gemmFlopCounter.add(2 * m * n * k, ordering: .relaxed)
         modelFlopCounter.add(2 * m * n * k, ordering: .relaxed)
         let shape = Shape(m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, transA: transA, transB: transB,
@@ -93,6 +108,35 @@ public final class BFloat16GEMM: @unchecked Sendable {
         }
         try Self.check(dnnl_primitive_execute(primitive, stream, Int32(args.count), args), "run a matmul")
         try Self.check(dnnl_stream_wait(stream), "finish a matmul")
+    }
+
+    /// The same product on any CPU: A and B widened to float32 (exact: every bfloat16 is a float32) and
+    /// multiplied by `sgemm`, so the products are exact and the sums are float32's, as in oneDNN's kernels
+    /// (the order of the additions may differ).
+    public static func gemmByConversion(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                                        alpha: Float = 1, a: UnsafePointer<UInt16>, lda: Int,
+                                        b: UnsafePointer<UInt16>, ldb: Int, beta: Float = 0,
+                                        c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard m > 0, n > 0 else { return }
+        // The stored matrices, packed: rows x columns with their own row strides.
+        func widened(_ x: UnsafePointer<UInt16>, rows: Int, columns: Int, stride: Int) -> [Float] {
+            [Float](unsafeUninitializedCapacity: rows * columns) { out, count in
+                for r in 0..<rows {
+                    convertFromBFloat16(x + r * stride, out.baseAddress! + r * columns, count: columns)
+                }
+                count = rows * columns
+            }
+        }
+        let (rowsA, colsA) = transA ? (k, m) : (m, k)
+        let (rowsB, colsB) = transB ? (n, k) : (k, n)
+        let a32 = widened(a, rows: rowsA, columns: colsA, stride: lda)
+        let b32 = widened(b, rows: rowsB, columns: colsB, stride: ldb)
+        a32.withUnsafeBufferPointer { pa in
+            b32.withUnsafeBufferPointer { pb in
+                sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: pa.baseAddress!, lda: colsA,
+                      b: pb.baseAddress!, ldb: colsB, beta: beta, c: c, ldc: ldc)
+            }
+        }
     }
 
     /// The cached primitive for `shape`, built on first use.

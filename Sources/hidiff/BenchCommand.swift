@@ -169,7 +169,7 @@ struct SGEMMBench: ParsableCommand {
                             "coretype_corrected_from": correction?.from ?? NSNull(),
                             "bf16_best_s": bf16.wall, "bf16_gflops": gflop / bf16.wall,
                             "bf16_gflops_per_cpu_s": gflop / bf16.cpu, "bf16_isa": BFloat16GEMM.instructionSet,
-                            "bf16_native": BFloat16GEMM.isNative]))
+                            "bf16_native": BFloat16GEMM.isNative, "bf16_onednn": gemm.usesOneDNN]))
     }
 
     /// The best wall and CPU seconds of `runs` timed calls after one warm-up.

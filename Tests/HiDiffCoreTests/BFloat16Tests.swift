@@ -24,10 +24,30 @@ final class BFloat16Tests: XCTestCase {
         }
     }
 
+    /// oneDNN's kernels (AMX or AVX512-BF16 where the CPU has them; the test fails if oneDNN cannot run here).
     func testProductsEqualAFloat64ReferenceOfTheRoundedInputs() throws {
         let gemm = try BFloat16GEMM.shared.get()
-        var g = SplitMix(seed: 61)
-        let cases: [(m: Int, n: Int, k: Int, transA: Bool, transB: Bool, pad: Int, alpha: Float, beta: Float)] = [
+        try checkProducts(seed: 61) { t, a, lda, b, ldb, c, ldc in
+            try gemm.gemm(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha, a: a, lda: lda,
+                          b: b, ldb: ldb, beta: t.beta, c: c, ldc: ldc)
+        }
+        print("bfloat16 GEMM through oneDNN: \(BFloat16GEMM.instructionSet), oneDNN used: \(gemm.usesOneDNN)")
+    }
+
+    /// The path for CPUs oneDNN has no bfloat16 matmul for.
+    func testTheConversionFallbackEqualsTheSameReference() throws {
+        try checkProducts(seed: 62) { t, a, lda, b, ldb, c, ldc in
+            BFloat16GEMM.gemmByConversion(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
+                                          a: a, lda: lda, b: b, ldb: ldb, beta: t.beta, c: c, ldc: ldc)
+        }
+    }
+
+    typealias Case = (m: Int, n: Int, k: Int, transA: Bool, transB: Bool, pad: Int, alpha: Float, beta: Float)
+
+    private func checkProducts(seed: UInt64, _ gemm: (Case, UnsafePointer<UInt16>, Int, UnsafePointer<UInt16>, Int,
+                                                      UnsafeMutablePointer<Float>, Int) throws -> Void) throws {
+        var g = SplitMix(seed: seed)
+        let cases: [Case] = [
             (1, 1, 1, false, false, 0, 1, 0), (37, 53, 29, false, false, 0, 1, 0), (64, 64, 64, true, false, 3, 1, 0),
             (17, 40, 96, false, true, 5, 1, 0), (33, 7, 300, true, true, 2, 0.125, 0), (48, 80, 64, false, true, 0, 1, 1),
             (20, 30, 40, false, false, 1, -0.5, 0.75),
@@ -43,9 +63,7 @@ final class BFloat16Tests: XCTestCase {
             try a.withUnsafeBufferPointer { pa in
                 try b.withUnsafeBufferPointer { pb in
                     try c.withUnsafeMutableBufferPointer { pc in
-                        try gemm.gemm(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
-                                      a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: ldb, beta: t.beta,
-                                      c: pc.baseAddress!, ldc: ldc)
+                        try gemm(t, pa.baseAddress!, lda, pb.baseAddress!, ldb, pc.baseAddress!, ldc)
                     }
                 }
             }
@@ -68,6 +86,5 @@ final class BFloat16Tests: XCTestCase {
             }
             XCTAssertLessThanOrEqual(worst, 1e-5, "\(t)")
         }
-        print("bfloat16 GEMM through oneDNN: \(BFloat16GEMM.instructionSet)")
     }
 }
