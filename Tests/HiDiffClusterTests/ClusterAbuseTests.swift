@@ -1,4 +1,5 @@
 import Foundation
+import HiDiffTestSupport
 import HiDiffStore
 import XCTest
 
@@ -11,16 +12,8 @@ final class ClusterAbuseTests: XCTestCase {
 
     /// Sends `bytes` to the coordinator and reports whether it closed the connection within `timeout`.
     func closesAfterSending(_ bytes: [UInt8], port: Int, halfClose: Bool = false, timeout: Double = 15) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard let fd = LoopbackPort.connect(port) else { return false }
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        let ok = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard ok == 0 else { return false }
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
         if halfClose { shutdown(fd, Int32(SHUT_WR)) }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)

@@ -1,4 +1,5 @@
 import Foundation
+import HiDiffTestSupport
 
 /// A plain HTTP/1.1 client over a blocking loopback socket, for tests that must send exactly what they mean
 /// (malformed bodies, lying Content-Length, no auth) and read the status, headers and body.
@@ -39,19 +40,12 @@ struct HTTPTestClient {
     }
 
     func send(_ method: String, _ path: String, headers: [String: String], body: Data?, timeout: Int = 300) throws -> Reply {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestHTTPError(message: "socket failed") }
+        guard let fd = LoopbackPort.connect(port) else {
+            throw TestHTTPError(message: "cannot connect to 127.0.0.1:\(port)")
+        }
         defer { close(fd) }
         var tv = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw TestHTTPError(message: "cannot connect to 127.0.0.1:\(port)") }
         // Keep-alive, so the server reads (drains) a body it refused before answering; the reply is read by
         // its Content-Length and the socket closed here.
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n"

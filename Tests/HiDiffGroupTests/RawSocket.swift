@@ -1,4 +1,5 @@
 import Foundation
+import HiDiffTestSupport
 import HiDiffProtocol
 import NIOCore
 
@@ -12,26 +13,10 @@ final class RawSocket: @unchecked Sendable {
     deinit { Foundation.close(fd) }
 
     static func connect(port: Int) throws -> RawSocket {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = loopback(port: port)
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Foundation.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard rc == 0 else {
-            Foundation.close(fd)
+        guard let fd = LoopbackPort.connect(port) else {
             throw HarnessError("connect to port \(port) failed: errno \(errno)")
         }
         return RawSocket(fd: fd)
-    }
-
-    static func loopback(port: Int) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        return address
     }
 
     func send(_ message: Message) {
@@ -114,7 +99,7 @@ final class RawListener: @unchecked Sendable {
 
     init() throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = RawSocket.loopback(port: 0)
+        var address = LoopbackPort.address(0)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let ok = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {

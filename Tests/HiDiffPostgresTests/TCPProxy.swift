@@ -1,4 +1,5 @@
 import Foundation
+import HiDiffTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -69,7 +70,7 @@ final class TCPProxy: @unchecked Sendable {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = Self.loopback(port: requested)
+        var address = LoopbackPort.address(requested)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
@@ -93,7 +94,7 @@ final class TCPProxy: @unchecked Sendable {
             let client = accept(fd, nil, nil)
             if client < 0 { return }   // shut down by pause()
             let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = Self.loopback(port: targetPort)
+            var address = LoopbackPort.address(targetPort)
             let connected = withUnsafeMutablePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
@@ -133,13 +134,5 @@ final class TCPProxy: @unchecked Sendable {
             }
         }
         pair.pumpEnded()
-    }
-
-    private static func loopback(port: Int) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        return address
     }
 }

@@ -181,11 +181,7 @@ public final class LocalCollective: Collective, @unchecked Sendable {
         let all = try exchange("fetchRows \(kind) axis \(axis) \(other) \(plan)", x).map { $0 as! Tensor }
         // What rank o would send: its rows among this rank's needs, in this rank's order.
         return plan.assemble(rank: rank, axis: axis, local: x) { o in
-            let base = plan.stripes[o].lowerBound
-            let pieces = plan.rows(from: o, to: rank).map {
-                all[o].slice(axis: axis, ($0.lowerBound - base)..<($0.upperBound - base))
-            }
-            return Tensor.concat(pieces, axis: axis)
+            RowFetchPlan.select(plan.rows(from: o, to: rank), from: all[o], holding: [plan.stripes[o]], axis: axis)
         }
     }
 }
