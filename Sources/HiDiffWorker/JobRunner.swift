@@ -58,8 +58,8 @@ public final class JobRunner: Sendable {
         var collective: TCPCollective?
         defer { collective?.close() }
         do {
-            let pipeline = try models.pipeline(named: a.model)
             let request = try GenerationRequest(json: Data(a.requestJSON.utf8))
+            let pipeline = try models.pipeline(named: a.model, precision: request.precision)
             let initImage = try a.initImage.map { try PNGReader.read(bytes: $0) }
             var control = DenoiseControl()
             if let g = a.group {

@@ -111,7 +111,7 @@ struct WorkerCommand: AsyncParsableCommand {
         var config = WorkerConfiguration(
             name: name ?? "\(host)-\(ProcessInfo.processInfo.processIdentifier)", coordinators: endpoints,
             token: try TokenAuth.loadToken(path: tokenFile), memoryBytes: memoryBytes, address: address ?? host)
-        config.kernels = "OpenBLAS \(OpenBLASCoreType.corename)" + (OpenBLASCoreType.appliedCorrection.map { " (corrected from \($0.from))" } ?? "")
+        config.kernels = KernelSummary.text
         LogSetup.bootstrap()
         let logger = Logger(label: "hidiff.worker")
         let catalog = try ModelCatalog(directories: models)
