@@ -114,7 +114,7 @@ public final class JobRunner: Sendable {
     }
 
     /// A latents callback that sends a preview PNG after every `every`-th step and after the last one, on the
-    /// job's thread (a 64 x 64 latent takes well under a millisecond). A PNG over `Message.maxPreviewBytes`
+    /// job's thread (a 64 x 64 latent takes about 1 ms with its PNG). A PNG over `Message.maxPreviewBytes`
     /// (impossible at `LatentPreview.maxSide` 256: 196 KiB raw) is dropped rather than sent.
     static func previews(every: Int, preview: LatentPreview,
                          send: @escaping (Int, Int, [UInt8]) -> Void) -> (Tensor, Int, Int) -> Void {
