@@ -35,6 +35,10 @@ public struct WorkerConfiguration: Sendable {
     /// Seconds to wait between reconnect attempts, doubled up to `maxBackoff`.
     public var initialBackoff: Double = 0.25
     public var maxBackoff: Double = 5
+    /// Send a preview of the image forming (`Message.preview`, a PNG of the latent through `LatentPreview`)
+    /// every this many steps; 0: none. Off by default: a coordinator older than that message closes the
+    /// link of a worker that sends one, so turn it on once the coordinators understand it.
+    public var previewEvery: Int = 0
 
     public init(name: String, coordinators: [Endpoint], token: [UInt8], memoryBytes: Int64, address: String) {
         self.name = name

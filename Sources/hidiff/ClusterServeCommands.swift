@@ -65,7 +65,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             httpConfig.defaultModel = defaultModel
             httpConfig.maxBodyBytes = httpMaxBody
             server = HTTPServer(configuration: httpConfig, databaseURL: databaseURL,
-                                logger: Logger(label: "hidiff.http"))
+                                logger: Logger(label: "hidiff.http"), previews: coordinator.previews)
         }
         try await ShutdownSignal.run(logger: logger, drains: false) { [server] in
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -99,6 +99,8 @@ struct WorkerCommand: AsyncParsableCommand {
     var peerListen: String?
     @Option(help: "HOST:PORT the other members dial (default: the --peer-listen host, or --address when listening on all interfaces, and the bound port).")
     var peerAddress: String?
+    @Option(help: "Send a preview of the image forming (the latent mapped to RGB, no VAE call) every N steps; 0: none. Needs coordinators as new as this worker: older ones close the link on it.")
+    var previewEvery: Int = 0
 
     func run() async throws {
         let endpoints = try coordinator.split(separator: ",").map {
@@ -111,6 +113,8 @@ struct WorkerCommand: AsyncParsableCommand {
         var config = WorkerConfiguration(
             name: name ?? "\(host)-\(ProcessInfo.processInfo.processIdentifier)", coordinators: endpoints,
             token: try TokenAuth.loadToken(path: tokenFile), memoryBytes: memoryBytes, address: address ?? host)
+        guard previewEvery >= 0 else { throw ValidationError("--preview-every must be 0 (none) or a number of steps") }
+        config.previewEvery = previewEvery
         config.kernels = KernelSummary.text
         LogSetup.bootstrap()
         let logger = Logger(label: "hidiff.worker")
