@@ -105,45 +105,59 @@ extension Tensor {
         }
     }
 
-    /// The direct convolution: one SGEMM per image (1x1) or per block of output rows over im2col columns.
+    /// The direct convolution in float32: one SGEMM per image (1x1) or per block of output rows over im2col
+    /// columns.
     static func conv2dGEMM(_ x: Tensor, weight: Tensor, bias: Tensor?, stride s: Int, padTop: Int, padLeft: Int,
                            dilation d: Int, ho: Int, wo: Int, pointwise: Bool) -> Tensor {
-        let (n, c, h, w) = (x.dim(0), x.dim(1), x.dim(2), x.dim(3))
-        let (o, kh, kw) = (weight.dim(0), weight.dim(2), weight.dim(3))
+        x.data.withUnsafeBufferPointer { xb in
+            weight.data.withUnsafeBufferPointer { wb in
+                conv2dDirect(xb.baseAddress!, shape: x.shape, weight: wb.baseAddress!, weightShape: weight.shape,
+                             bias: bias, stride: s, padTop: padTop, padLeft: padLeft, dilation: d, ho: ho, wo: wo,
+                             pointwise: pointwise) { m, n, k, a, lda, b, ldb, beta, c, ldc in
+                    sgemm(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+                }
+            }
+        }
+    }
+
+    /// The direct convolution over float32 maps or bfloat16 ones (`product` multiplies that element type into
+    /// float32): one product per image (1x1) or per block of output rows over im2col columns. The output
+    /// starts as the bias broadcast over each plane (or is left for the products to write) and the products
+    /// add onto it (beta = 1): no separate bias pass.
+    static func conv2dDirect<T: Im2colElement>(
+        _ x: UnsafePointer<T>, shape: [Int], weight: UnsafePointer<T>, weightShape: [Int], bias: Tensor?,
+        stride s: Int, padTop: Int, padLeft: Int, dilation d: Int, ho: Int, wo: Int, pointwise: Bool,
+        product: (_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<T>, _ lda: Int, _ b: UnsafePointer<T>, _ ldb: Int,
+                  _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) -> Void
+    ) -> Tensor {
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let (o, kh, kw) = (weightShape[0], weightShape[2], weightShape[3])
         let k = c * kh * kw
         let plane = ho * wo
-        // Scratch of at most ~16M floats (64 MB) for the column matrix; im2col writes every element.
+        // Scratch of at most ~16M elements for the column matrix; im2col writes every element.
         let rowsPerBlock = max(1, min(ho, (1 << 24) / max(k * wo, 1)))
         let colCount = pointwise ? 0 : k * rowsPerBlock * wo
-        let col = UnsafeMutablePointer<Float>.allocate(capacity: max(colCount, 1))
+        let col = UnsafeMutablePointer<T>.allocate(capacity: max(colCount, 1))
         defer { col.deallocate() }
-        // The output starts as the bias broadcast over each plane (or zeros) and the GEMMs add onto it
-        // (beta = 1): no separate bias pass.
         return Tensor(shape: [n, o, ho, wo]) { ob in
             let outBase = ob.baseAddress!
             seedPlanes(outBase, bias: bias, images: n, channels: o, plane: plane)
             let beta: Float = bias == nil ? 0 : 1
-            x.data.withUnsafeBufferPointer { xb in
-                weight.data.withUnsafeBufferPointer { wb in
-                    for b in 0..<n {
-                        let src = xb.baseAddress! + b * c * h * w
-                        let dst = outBase + b * o * plane
-                        if pointwise {
-                            sgemm(m: o, n: plane, k: c, a: wb.baseAddress!, lda: c, b: src, ldb: plane,
-                                  beta: beta, c: dst, ldc: plane)
-                            continue
-                        }
-                        var y0 = 0
-                        while y0 < ho {
-                            let rows = min(rowsPerBlock, ho - y0)
-                            let cols = rows * wo
-                            im2col(src, c: c, h: h, w: w, kh: kh, kw: kw, s: s, d: d,
-                                   padTop: padTop, padLeft: padLeft, y0: y0, rows: rows, wo: wo, into: col)
-                            sgemm(m: o, n: cols, k: k, a: wb.baseAddress!, lda: k,
-                                  b: col, ldb: cols, beta: beta, c: dst + y0 * wo, ldc: plane)
-                            y0 += rows
-                        }
-                    }
+            for b in 0..<n {
+                let src = x + b * c * h * w
+                let dst = outBase + b * o * plane
+                if pointwise {
+                    product(o, plane, c, weight, c, src, plane, beta, dst, plane)
+                    continue
+                }
+                var y0 = 0
+                while y0 < ho {
+                    let rows = min(rowsPerBlock, ho - y0)
+                    let cols = rows * wo
+                    im2col(src, c: c, h: h, w: w, kh: kh, kw: kw, s: s, d: d,
+                           padTop: padTop, padLeft: padLeft, y0: y0, rows: rows, wo: wo, into: col)
+                    product(o, cols, k, weight, k, col, cols, beta, dst + y0 * wo, plane)
+                    y0 += rows
                 }
             }
         }

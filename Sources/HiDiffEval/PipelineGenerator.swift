@@ -28,6 +28,7 @@ public struct PipelineGenerator: DuplicationGenerator, Sendable {
     public func request(prompt: String, size: Int, seed: UInt64, mode: DuplicationMode) -> GenerationRequest {
         var request = GenerationRequest(prompt: prompt, width: size, height: size, steps: steps,
                                         guidanceScale: guidanceScale, seed: seed, scheduler: scheduler)
+        request.precision = pipeline.precision
         switch mode {
         case .direct:
             request.hidiffusion = .off

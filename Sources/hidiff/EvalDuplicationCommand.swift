@@ -1,4 +1,5 @@
 import ArgumentParser
+import HiDiffCore
 import Foundation
 import HiDiffEval
 import HiDiffPipeline
@@ -37,6 +38,8 @@ struct EvalDuplicationCommand: ParsableCommand {
     var scheduler: SchedulerKind = .ddim
     @Option(help: "Also write a contact sheet PNG (one row per case, marks under each image = objects counted).")
     var sheet: String?
+    @Option(help: "Arithmetic: fp32 (exact) or bf16 (bfloat16 weights and products, float32 sums).")
+    var precision: Precision = .fp32
     @Flag(help: "Print the rows as a JSON array instead of a Markdown table.")
     var json = false
     @Flag(help: "No per-image progress on stderr.")
@@ -78,7 +81,7 @@ struct EvalDuplicationCommand: ParsableCommand {
             prompts: prompt.map { [$0] } ?? DuplicationBenchmark.defaultPrompts)
         try benchmark.validate()
         let modelPath = try model ?? DemoModel.path()
-        let pipeline = try StableDiffusionPipeline(path: modelPath)
+        let pipeline = try StableDiffusionPipeline(path: modelPath, precision: precision)
         let generator = PipelineGenerator(pipeline: pipeline, steps: steps, guidanceScale: cfgScale,
                                           scheduler: scheduler)
         let native = pipeline.nativeSize
@@ -87,7 +90,7 @@ struct EvalDuplicationCommand: ParsableCommand {
         }
         let stderr = FileHandle.standardError
         if !quiet {
-            stderr.write(Data("model \(modelPath) (native \(native)x\(native)), \(scheduler.rawValue) \(steps) steps, guidance \(cfgScale)\n".utf8))
+            stderr.write(Data("model \(modelPath) (native \(native)x\(native)), \(scheduler.rawValue) \(steps) steps, guidance \(cfgScale), \(precision)\n".utf8))
         }
         if !json { print(DuplicationTable.header) }
         let cases = try benchmark.run(with: generator, progress: { p in
