@@ -89,7 +89,7 @@ public struct LinkTLS: Sendable {
 
     /// The warning a process logs at start when it runs its links without TLS.
     public static func plaintextWarning(links: String) -> String {
-        "TLS is off: \(links) are plain TCP. The token handshake still authenticates, but anyone on the network can read the traffic (requests, images). Use only on a trusted network, or start with --tls-cert, --tls-key and --tls-ca"
+        "TLS is off on \(links): plain TCP. The token handshake still authenticates, but anyone on the network can read the traffic (requests, images). Use only on a trusted network, or start with --tls-cert, --tls-key and --tls-ca"
     }
 
     // MARK: Pipelines

@@ -30,7 +30,9 @@ public final class Worker: Sendable {
         self.logger = logger
     }
 
-    private enum SessionEnd { case exit, reconnect }
+    /// How a session ended: leave, or dial again (`refused`: before joining, so the backoff keeps growing
+    /// instead of hammering a coordinator that refuses this worker's certificate or token).
+    private enum SessionEnd { case exit, reconnect, refused }
 
     /// Runs until drained or shut down.
     public func run() async throws {
@@ -46,8 +48,11 @@ public final class Worker: Sendable {
             while current.withLock({ $0 != nil }) { try await Task.sleep(for: .milliseconds(50)) }
             let endpoint = configuration.coordinators[index % configuration.coordinators.count]
             do {
-                if try await session(with: endpoint) == .exit { return }
-                backoff = configuration.initialBackoff
+                switch try await session(with: endpoint) {
+                case .exit: return
+                case .reconnect: backoff = configuration.initialBackoff
+                case .refused: break
+                }
             } catch where LinkTLS.isTLSFailure(error) {
                 logger.error("TLS with coordinator \(endpoint) failed: \(error); check that its certificate is signed by --tls-ca and names \(endpoint.host), and that this worker's certificate is signed by the CA the coordinator trusts",
                              metadata: ["coordinator": "\(endpoint)"])
@@ -141,12 +146,13 @@ public final class Worker: Sendable {
         }
         if joined {
             logger.info("left coordinator \(endpoint): \(reason)", metadata: ["coordinator": "\(endpoint)"])
-        } else {
-            // Refused before the token handshake ended: a wrong token, or TLS (a certificate the coordinator
-            // does not accept arrives as an alert after the TLS handshake).
-            logger.warning("could not join coordinator \(endpoint): \(reason)", metadata: ["coordinator": "\(endpoint)"])
+            return end
         }
-        return end
+        // Refused before the token handshake ended: a wrong token, or TLS (a certificate the coordinator does
+        // not accept arrives as an alert after the TLS handshake).
+        let hint = tls == nil ? "" : "; with TLS, check that the coordinator's certificate is signed by --tls-ca and names \(endpoint.host), and that this worker's certificate is signed by the CA the coordinator trusts"
+        logger.warning("could not join coordinator \(endpoint): \(reason)\(hint)", metadata: ["coordinator": "\(endpoint)"])
+        return end == .exit ? .exit : .refused
     }
 
     /// Idle and asked to leave (drained or shutting down).
