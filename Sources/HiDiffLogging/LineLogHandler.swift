@@ -4,10 +4,15 @@ import Logging
 /// A swift-log handler that writes each event as one `LogLine` to standard error (one `write` per line, so
 /// lines from different threads do not interleave).
 public struct LineLogHandler: LogHandler {
+    /// The logger's label (`hidiff.coordinator`, `hidiff.worker`, ...).
     public let label: String
+    /// Text or JSON lines.
     public let format: LogFormat
+    /// Events below this level are dropped.
     public var logLevel: Logger.Level
+    /// Fields on every line of this logger (`worker`, `coordinator`).
     public var metadata: Logger.Metadata = [:]
+    /// Fields from the task context, if any.
     public var metadataProvider: Logger.MetadataProvider?
     private let write: @Sendable (String) -> Void
 
@@ -29,11 +34,13 @@ public struct LineLogHandler: LogHandler {
         self.write = write
     }
 
+    /// One field on every line of this logger.
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
+    /// Writes `event` as one line (the error, if any, as the `error` field).
     public func log(event: LogEvent) {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }

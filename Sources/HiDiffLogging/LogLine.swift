@@ -11,11 +11,15 @@ import Logging
 public struct LogLine: Sendable, Equatable {
     public var timestamp: Date
     public var level: Logger.Level
+    /// The logger's label.
     public var label: String
     public var message: String
+    /// The module that logged it.
     public var source: String
+    /// Fields, rendered as strings.
     public var metadata: [String: String]
 
+    /// One event.
     public init(timestamp: Date, level: Logger.Level, label: String, message: String, source: String,
                 metadata: [String: String]) {
         self.timestamp = timestamp

@@ -16,6 +16,7 @@ public struct TLSFiles: Sendable, Equatable {
     /// PEM certificate(s) of the CA that signs every certificate of the cluster.
     public var ca: String?
 
+    /// The paths as given on the command line (nil: flag not given).
     public init(certificate: String? = nil, key: String? = nil, ca: String? = nil) {
         self.certificate = certificate
         self.key = key

@@ -90,7 +90,9 @@ final class ClusterTLSTests: XCTestCase {
         XCTAssertEqual(try https.get("/healthz").status, 200, "still serving")
 
         for name in ["worker-1", "worker-2"] {
-            XCTAssertTrue(cluster.log(name).contains("tls=on [HiDiffGroup] peer listener on 127.0.0.1:"), "\(name)'s group links are TLS")
+            let listening = cluster.log(name).split(separator: "\n").filter { $0.contains("peer listener on 127.0.0.1:") }
+            XCTAssertEqual(listening.count, 1, "\(name)")
+            XCTAssertTrue(listening.first?.contains(" tls=on ") == true, "\(name)'s group links are TLS: \(listening)")
         }
         for name in ["coordinator-1", "worker-1", "worker-2"] {
             XCTAssertTrue(cluster.log(name).contains("TLS on"), "\(name) says TLS is on")
