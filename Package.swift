@@ -157,7 +157,7 @@ let package = Package(
         .testTarget(name: "HiDiffCoordinatorTests", dependencies: ["HiDiffCoordinator", "HiDiffProtocol", "HiDiffStore", "HiDiffModels", "HiDiffPipeline", "HiDiffCore"],
                     swiftSettings: swift6),
         .testTarget(name: "HiDiffWorkerTests", dependencies: [
-            "HiDiffWorker", "HiDiffProtocol", "HiDiffPipeline", "HiDiffTestSupport",
+            "HiDiffWorker", "HiDiffProtocol", "HiDiffPipeline", "HiDiffImage", "HiDiffTestSupport",
         ], swiftSettings: swift6),
         .testTarget(name: "HiDiffSubmissionTests", dependencies: [
             "HiDiffSubmission", "HiDiffPipeline", "HiDiffStore",

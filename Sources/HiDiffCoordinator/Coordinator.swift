@@ -16,6 +16,8 @@ import Synchronization
 /// edges that feed it events and carry out its actions.
 public final class Coordinator: Sendable {
     public let configuration: CoordinatorConfiguration
+    /// The latest preview of each job this coordinator runs (what its HTTP API serves).
+    public let previews: LivePreviews
     private let databaseURL: String
     private let logger: Logger
     private let events: AsyncStream<DispatcherEvent>
@@ -24,8 +26,10 @@ public final class Coordinator: Sendable {
     private let nextID = Mutex(0)
     private let boundPort = Mutex<Int?>(nil)
 
-    public init(configuration: CoordinatorConfiguration, databaseURL: String, logger: Logger) {
+    public init(configuration: CoordinatorConfiguration, databaseURL: String, logger: Logger,
+                previews: LivePreviews = LivePreviews()) {
         self.configuration = configuration
+        self.previews = previews
         self.databaseURL = databaseURL
         var logger = logger
         if logger[metadataKey: "coordinator"] == nil { logger[metadataKey: "coordinator"] = "\(configuration.name)" }
@@ -137,25 +141,31 @@ public final class Coordinator: Sendable {
             case let .progress(l, step, total):
                 try await fenced(l) { try await store.run { try $0.recordProgress(l, step: step, of: total, leaseSeconds: lease) } }
                 logger.debug("progress", metadata: ["job": "\(l.jobID)", "attempt": "\(l.attempt)", "step": "\(step)/\(total)"])
+            case let .preview(l, step, steps, png):
+                previews.record(jobID: l.jobID, attempt: l.attempt, step: step, steps: steps, png: png)
             case let .checkpoint(l, step, state):
                 try await fenced(l) { try await store.runRetrying("checkpoint") { try $0.saveCheckpoint(l, step: step, state: state) } }
                 logger.debug("checkpoint saved", metadata: ["job": "\(l.jobID)", "attempt": "\(l.attempt)", "step": "\(step)"])
             case let .complete(l, png, latents, metadata):
+                previews.remove(jobID: l.jobID)
                 let bytes = try SafeTensorsWriter.serialize([("latents", latents.tensor)])
                 try await fenced(l) {
                     try await store.runRetrying("result") { try $0.complete(l, png: png, latents: bytes, metadataJSON: metadata) }
                 }
                 logger.info("job succeeded", metadata: ["job": "\(l.jobID)", "attempt": "\(l.attempt)"])
             case let .fail(l, error, retryable):
+                previews.remove(jobID: l.jobID)
                 try await fenced(l) {
                     let state = try await store.runRetrying("failure") { try $0.fail(l, error: error, retryable: retryable) }
                     self.logger.warning("job attempt failed (\(state.rawValue) now): \(error)", metadata: ["job": "\(l.jobID)", "attempt": "\(l.attempt)"])
                     if state == .queued { self.eventSink.yield(.wake) }
                 }
             case let .cancelled(l):
+                previews.remove(jobID: l.jobID)
                 try await fenced(l) { try await store.runRetrying("cancel") { try $0.markCancelled(l) } }
                 logger.info("job cancelled", metadata: ["job": "\(l.jobID)"])
             case let .release(l, reason):
+                previews.remove(jobID: l.jobID)
                 try await fenced(l) { _ = try await store.runRetrying("release") { try $0.release(l, reason: reason) } }
                 logger.info("job released to the queue: \(reason)", metadata: ["job": "\(l.jobID)", "attempt": "\(l.attempt)"])
                 eventSink.yield(.wake)
@@ -190,7 +200,7 @@ public final class Coordinator: Sendable {
     private static func metadata(_ action: DispatcherAction) -> Logger.Metadata {
         switch action {
         case let .setGroupSize(l, _), let .recordGroup(l, _), let .progress(l, _, _), let .checkpoint(l, _, _),
-             let .complete(l, _, _, _), let .fail(l, _, _), let .cancelled(l), let .release(l, _):
+             let .complete(l, _, _, _), let .fail(l, _, _), let .cancelled(l), let .release(l, _), let .preview(l, _, _, _):
             ["job": "\(l.jobID)", "attempt": "\(l.attempt)"]
         case let .registerWorker(info): ["worker": "\(info.name)"]
         case let .workerStatus(name, _, _, _, _), let .workerOffline(name): ["worker": "\(name)"]

@@ -279,6 +279,10 @@ public struct Dispatcher: Sendable {
             workers[id]?.step = Int(step)
             workers[id]?.lastStepAt = now
             return running ? [.progress(lease, step: Int(step), total: Int(total))] : []
+        case let .preview(jobID, attempt, step, steps, png):
+            // A late preview of an attempt that ended is dropped without a log line (they come every few steps).
+            guard let (lease, running) = lease(of: id, jobID: jobID, attempt: attempt), running else { return [] }
+            return [.preview(lease, step: Int(step), steps: Int(steps), png: png)]
         case let .checkpoint(jobID, attempt, step, state):
             guard let (lease, running) = lease(of: id, jobID: jobID, attempt: attempt) else {
                 return staleMessage("checkpoint", jobID, attempt, id)

@@ -17,6 +17,8 @@ public enum DispatcherAction: Sendable {
     case workerOffline(name: String)
     /// The worker finished `step` of the `total` it runs.
     case progress(Lease, step: Int, total: Int)
+    /// Keep this preview PNG as the job's latest (in memory: `LivePreviews`).
+    case preview(Lease, step: Int, steps: Int, png: [UInt8])
     case checkpoint(Lease, step: Int, state: [UInt8])
     case complete(Lease, png: [UInt8], latents: WireTensor, metadataJSON: String)
     case fail(Lease, error: String, retryable: Bool)

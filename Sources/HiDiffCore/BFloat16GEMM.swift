@@ -1,4 +1,5 @@
 import CDNNL
+import HiDiffKernels
 import Synchronization
 
 /// bfloat16 matrix products with float32 accumulation and results, through oneDNN's matmul primitive: AMX
@@ -58,6 +59,16 @@ public final class BFloat16GEMM: @unchecked Sendable {
     /// Whether the CPU multiplies bfloat16 natively (AMX or AVX512-BF16).
     public static var isNative: Bool {
         [dnnl_cpu_isa_avx512_core_amx, dnnl_cpu_isa_avx512_core_bf16].contains(dnnl_get_effective_cpu_isa())
+    }
+
+    /// Runs `body` with this thread's oneDNN products on one core, for kernels that split their work over
+    /// the cores themselves (attention tiles): OpenMP's thread count is per calling thread, so other threads
+    /// are not affected.
+    public static func withOneThreadPerProduct<R>(_ body: () throws -> R) rethrows -> R {
+        let saved = omp_get_max_threads()
+        omp_set_num_threads(1)
+        defer { omp_set_num_threads(saved) }
+        return try body()
     }
 
     /// Row-major C = alpha * op(A) * op(B) + beta * C, as `sgemm` takes it, with A and B in bfloat16 (bit
@@ -209,5 +220,90 @@ public struct BFloat16GEMMError: Error, CustomStringConvertible, Sendable {
         let names = [1: "out of memory", 2: "invalid arguments", 3: "unimplemented", 5: "runtime error",
                      7: "not required"]
         return "oneDNN could not \(what): \(names[status] ?? "status \(status)")"
+    }
+}
+
+/// `BFloat16GEMM.shared.gemm` for layers, which do not throw.
+///
+/// oneDNN's own threads (OpenMP) are never used: with `split`, the product is cut into one column or row
+/// block per core and each block runs on one of our threads as a one-thread product. OpenMP's teams wait at
+/// a spinning barrier for their slowest thread, which on a loaded machine (other workers, builds) stretched
+/// a 256^3 product from 0.1 ms to 2.4 ms; our blocks need no barrier beyond the join. Kernels that already
+/// split their work over the cores (attention tiles) pass `split: false`.
+///
+/// A model is only loaded in bfloat16 once `BFloat16GEMM.shared` has started (`Precision.checkAvailable`),
+/// so the conversion path here serves only a process that skipped that check; a oneDNN failure in the
+/// middle of a product (it allocates nothing of its own: we pass the scratchpad) is a bug, and stops the
+/// process with oneDNN's reason.
+public func bfloat16GEMM(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                  a: UnsafePointer<UInt16>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int, beta: Float = 0,
+                  c: UnsafeMutablePointer<Float>, ldc: Int, split: Bool = true) {
+    guard m > 0, n > 0 else { return }
+    // About 8 MFLOP per block at least: below that the ~10 us a call costs outweighs a second core.
+    let parts = split ? max(1, min(ProcessInfoCores.count, 2 * m * n * k / (8 << 20))) : 1
+    guard parts > 1 else {
+        BFloat16GEMM.withOneThreadPerProduct {
+            bfloat16GEMMBlock(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                              b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        }
+        return
+    }
+    // Cut the longer side of C into blocks of a multiple of 16 (whole AMX tiles).
+    let alongColumns = n >= m
+    let side = alongColumns ? n : m
+    let block = ((side + parts - 1) / parts + 15) / 16 * 16
+    let blocks = (side + block - 1) / block
+    parallelWorkers(blocks) { i in
+        let lo = i * block, len = min(block, side - lo)
+        BFloat16GEMM.withOneThreadPerProduct {
+            if alongColumns {
+                bfloat16GEMMBlock(transA: transA, transB: transB, m: m, n: len, k: k, alpha: alpha, a: a, lda: lda,
+                                  b: transB ? b + lo * ldb : b + lo, ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
+            } else {
+                bfloat16GEMMBlock(transA: transA, transB: transB, m: len, n: n, k: k, alpha: alpha,
+                                  a: transA ? a + lo : a + lo * lda, lda: lda, b: b, ldb: ldb, beta: beta,
+                                  c: c + lo * ldc, ldc: ldc)
+            }
+        }
+    }
+}
+
+/// One product on the calling thread.
+@inline(__always)
+private func bfloat16GEMMBlock(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                               a: UnsafePointer<UInt16>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int, beta: Float,
+                               c: UnsafeMutablePointer<Float>, ldc: Int) {
+    switch BFloat16GEMM.shared {
+    case let .success(engine):
+        do {
+            try engine.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                            b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        } catch {
+            fatalError("\(error)")
+        }
+    case .failure:
+        BFloat16GEMM.gemmByConversion(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a,
+                                      lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+}
+
+extension Precision {
+    /// Throws when this precision cannot run in this process: bfloat16 needs oneDNN to have started.
+    public func checkAvailable() throws {
+        if self == .bf16, case let .failure(error) = BFloat16GEMM.shared {
+            throw PrecisionError.unavailable(precision: self, reason: error.description)
+        }
+    }
+}
+
+/// A precision this process cannot run.
+public enum PrecisionError: Error, CustomStringConvertible, Sendable {
+    case unavailable(precision: Precision, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .unavailable(precision, reason):
+            return "precision \(precision) is unavailable here: \(reason); use --precision fp32"
+        }
     }
 }

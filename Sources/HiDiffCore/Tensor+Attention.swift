@@ -25,21 +25,26 @@ extension Tensor {
     /// output), so memory stays bounded at any sequence length and the score tile never leaves the cache.
     /// With several stripes, keys and values are gathered from every stripe (global self-attention);
     /// pass `SingleShard()` for cross-attention, whose keys are the text tokens every stripe holds.
+    /// With `precision` bf16 the two products take bfloat16 operands (Q, K, V and the softmax weights
+    /// rounded) and accumulate in float32; the softmax and the running output stay float32.
     public static func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool = false,
-                                 collective: any Collective) throws -> Tensor {
+                                 precision: Precision = .fp32, collective: any Collective) throws -> Tensor {
         let key = collective.size > 1 ? try collective.allGather(key, axis: 1, kind: .attention) : key
         let value = collective.size > 1 ? try collective.allGather(value, axis: 1, kind: .attention) : value
-        return attention(query: query, key: key, value: value, heads: heads, causal: causal)
+        return attention(query: query, key: key, value: value, heads: heads, causal: causal, precision: precision)
     }
 
     /// Attention with every key and value at hand (one node, cross-attention, or keys already gathered).
-    public static func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool = false) -> Tensor {
-        profiled(key.dim(1) < 128 ? "attention (short keys)" : "attention") {
-            tiledAttention(query: query, key: key, value: value, heads: heads, causal: causal)
+    public static func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool = false,
+                                 precision: Precision = .fp32) -> Tensor {
+        let name = key.dim(1) < 128 ? "attention (short keys)" : "attention"
+        return profiled(precision == .bf16 ? name + " bf16" : name) {
+            tiledAttention(query: query, key: key, value: value, heads: heads, causal: causal, precision: precision)
         }
     }
 
-    static func tiledAttention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool) -> Tensor {
+    static func tiledAttention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool,
+                               precision: Precision = .fp32) -> Tensor {
         precondition(query.rank == 3 && key.rank == 3 && value.rank == 3, "attention wants [B, L, C] tensors")
         let (b, lq, c) = (query.dim(0), query.dim(1), query.dim(2))
         let lk = key.dim(1), cv = value.dim(2)
@@ -53,28 +58,26 @@ extension Tensor {
         let queryBlocks = (lq + tile.rows - 1) / tile.rows
         let tasks = b * heads * queryBlocks
         let next = Atomic<Int>(0)
+        // bfloat16: the operands rounded once per call (PyTorch's bfloat16 attention sees the same values).
+        let operands = precision == .bf16 ? BFloat16AttentionOperands(query, key, value, heads: heads) : nil
         return Tensor(shape: [b, lq, cv]) { ob in
-            query.data.withUnsafeBufferPointer { qb in
-                key.data.withUnsafeBufferPointer { kb in
-                    value.data.withUnsafeBufferPointer { vb in
-                        let (qp, kp, vp, op) = (qb.baseAddress!, kb.baseAddress!, vb.baseAddress!, ob.baseAddress!)
-                        withSingleThreadedBLAS {
-                            parallelWorkers(min(tasks, ProcessInfoCores.count)) { _ in
-                                var scratch = AttentionScratch(rows: tile.rows, keys: tile.keys)
-                                while true {
-                                    let t = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                                    if t >= tasks { break }
-                                    let qBlock = t % queryBlocks, h = (t / queryBlocks) % heads
-                                    let bi = t / (queryBlocks * heads)
-                                    let q0 = qBlock * tile.rows
-                                    let g = geometry
-                                    attentionTask(
-                                        q: qp + bi * lq * c + q0 * c + h * g.d, k: kp + bi * lk * c + h * g.d,
-                                        v: vp + bi * lk * cv + h * g.dv, o: op + bi * lq * cv + q0 * cv + h * g.dv,
-                                        q0: q0, rows: min(tile.rows, lq - q0), keyBlock: tile.keys,
-                                        geometry: g, scratch: &scratch)
-                                }
-                            }
+            withAttentionOperands(query, key, value, rounded: operands) { base in
+                let op = ob.baseAddress!
+                withSingleThreadedBLAS {
+                    parallelWorkers(min(tasks, ProcessInfoCores.count)) { _ in
+                        var scratch = AttentionScratch(rows: tile.rows, keys: tile.keys, outputWidth: geometry.dv)
+                        while true {
+                            let t = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                            if t >= tasks { break }
+                            let qBlock = t % queryBlocks, h = (t / queryBlocks) % heads
+                            let bi = t / (queryBlocks * heads)
+                            let q0 = qBlock * tile.rows
+                            let g = geometry
+                            attentionTask(
+                                base.task(sample: bi, head: h, heads: heads, firstQuery: q0, geometry: g),
+                                o: op + bi * lq * cv + q0 * cv + h * g.dv,
+                                q0: q0, rows: min(tile.rows, lq - q0), keyBlock: tile.keys,
+                                geometry: g, scratch: &scratch)
                         }
                     }
                 }
@@ -82,20 +85,53 @@ extension Tensor {
         }
     }
 
+    /// Calls `body` with pointers to the float32 tensors, or to their bfloat16 copies when given.
+    static func withAttentionOperands(_ q: Tensor, _ k: Tensor, _ v: Tensor, rounded: BFloat16AttentionOperands?,
+                                      _ body: (AttentionOperands) -> Void) {
+        if let rounded {
+            rounded.q.withUnsafeBufferPointer { qb in
+                rounded.k.withUnsafeBufferPointer { kb in
+                    rounded.v.withUnsafeBufferPointer { vb in
+                        body(.bfloat16(q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!,
+                                       paddedWidth: rounded.paddedWidth))
+                    }
+                }
+            }
+            return
+        }
+        q.data.withUnsafeBufferPointer { qb in
+            k.data.withUnsafeBufferPointer { kb in
+                v.data.withUnsafeBufferPointer { vb in
+                    body(.float32(q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!))
+                }
+            }
+        }
+    }
+
     /// One (sample, head, query block): O = softmax(scale Q K^T) V for `rows` query rows, written into `o`
-    /// (row stride cv).
-    static func attentionTask(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                              o: UnsafeMutablePointer<Float>, q0: Int, rows: Int, keyBlock: Int,
-                              geometry g: AttentionGeometry, scratch: inout AttentionScratch) {
+    /// (row stride cv). float32 products accumulate in `o` itself; bfloat16 ones in the dense scratch rows
+    /// (oneDNN's AMX kernels want dense operands), copied to `o` at the end.
+    static func attentionTask(_ operands: AttentionOperands, o: UnsafeMutablePointer<Float>, q0: Int, rows: Int,
+                              keyBlock: Int, geometry g: AttentionGeometry, scratch: inout AttentionScratch) {
         let s = scratch.scores, rowMax = scratch.rowMax, rowSum = scratch.rowSum
+        let (out, ldo): (UnsafeMutablePointer<Float>, Int)
+        if case .float32 = operands { (out, ldo) = (o, g.cv) } else { (out, ldo) = (scratch.output, g.dv) }
         for i in 0..<rows { rowMax[i] = -.infinity; rowSum[i] = 0 }
         // Causal: row i (token q0 + i) sees keys 0...q0+i; no key block beyond the last row's keys is needed.
         let keyEnd = g.causal ? min(g.lk, q0 + rows) : g.lk
         var k0 = 0
         while k0 < keyEnd {
             let n = min(keyBlock, keyEnd - k0)
-            sgemm(transB: true, m: rows, n: n, k: g.d, alpha: g.scale, a: q, lda: g.c, b: k + k0 * g.c, ldb: g.c,
-                  c: s, ldc: keyBlock)
+            switch operands {
+            case let .float32(q, k, _):
+                sgemm(transB: true, m: rows, n: n, k: g.d, alpha: g.scale, a: q, lda: g.c, b: k + k0 * g.c,
+                      ldb: g.c, c: s, ldc: keyBlock)
+            case let .bfloat16(q, k, _, dp):
+                // Unscaled (a oneDNN output scale leaves its AMX path), then scaled in float32 below.
+                bfloat16GEMM(transB: true, m: rows, n: n, k: dp, a: q, lda: dp, b: k + k0 * dp, ldb: dp, c: s,
+                             ldc: keyBlock, split: false)
+                for i in 0..<rows { scaleInPlace(s + i * keyBlock, n, by: g.scale) }
+            }
             for i in 0..<rows {
                 let row = s + i * keyBlock
                 var visible = n
@@ -116,21 +152,29 @@ extension Tensor {
                     // Earlier blocks were exponentiated against a smaller maximum: rescale them.
                     let alpha = oldMax == -.infinity ? 0 : fastExp(oldMax - newMax)
                     rowSum[i] *= alpha
-                    let orow = o + i * g.cv
+                    let orow = out + i * ldo
                     for j in 0..<g.dv { orow[j] *= alpha }
                 }
                 rowSum[i] += sum
                 rowMax[i] = newMax
             }
             // The first block initialises the output rows (beta 0); later ones accumulate.
-            sgemm(m: rows, n: g.dv, k: n, a: s, lda: keyBlock, b: v + k0 * g.cv, ldb: g.cv,
-                  beta: k0 == 0 ? 0 : 1, c: o, ldc: g.cv)
+            switch operands {
+            case let .float32(_, _, v):
+                sgemm(m: rows, n: g.dv, k: n, a: s, lda: keyBlock, b: v + k0 * g.cv, ldb: g.cv,
+                      beta: k0 == 0 ? 0 : 1, c: out, ldc: ldo)
+            case let .bfloat16(_, _, v, _):
+                // The weights of this block rounded to bfloat16, as PyTorch's bfloat16 attention does.
+                for i in 0..<rows { convertToBFloat16(s + i * keyBlock, scratch.weights + i * n, count: n) }
+                bfloat16GEMM(m: rows, n: g.dv, k: n, a: scratch.weights, lda: n, b: v + k0 * g.dv, ldb: g.dv,
+                             beta: k0 == 0 ? 0 : 1, c: out, ldc: ldo, split: false)
+            }
             k0 += n
         }
         for i in 0..<rows {
-            let orow = o + i * g.cv
             let inv = rowSum[i] > 0 ? 1 / rowSum[i] : 0
-            for j in 0..<g.dv { orow[j] *= inv }
+            let src = out + i * ldo, dst = o + i * g.cv
+            for j in 0..<g.dv { dst[j] = src[j] * inv }
         }
     }
 }
@@ -147,9 +191,16 @@ struct AttentionScratch: ~Copyable {
     let scores: UnsafeMutablePointer<Float>
     let rowMax: UnsafeMutablePointer<Float>
     let rowSum: UnsafeMutablePointer<Float>
+    /// The scores' softmax weights rounded to bfloat16, for bfloat16 attention.
+    let weights: UnsafeMutablePointer<UInt16>
 
-    init(rows: Int, keys: Int) {
+    /// A query block's output rows, dense, for bfloat16 products.
+    let output: UnsafeMutablePointer<Float>
+
+    init(rows: Int, keys: Int, outputWidth: Int) {
         scores = .allocate(capacity: rows * keys)
+        weights = .allocate(capacity: rows * keys)
+        output = .allocate(capacity: rows * outputWidth)
         rowMax = .allocate(capacity: rows)
         rowSum = .allocate(capacity: rows)
     }
@@ -158,5 +209,8 @@ struct AttentionScratch: ~Copyable {
         scores.deallocate()
         rowMax.deallocate()
         rowSum.deallocate()
+        weights.deallocate()
+        output.deallocate()
     }
 }
+

@@ -3,6 +3,12 @@ extension Tensor {
     /// 2-D convolution (cross-correlation, groups = 1) of an NCHW tensor, torch `F.conv2d` semantics, on one
     /// node holding the whole map. `weight` is [O, I, kh, kw]; stride, padding and dilation apply to both axes.
     public func conv2d(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0, dilation: Int = 1) -> Tensor {
+        conv2d(weight: LayerWeight(weight), bias: bias, stride: stride, padding: padding, dilation: dilation)
+    }
+
+    /// `conv2d` with the weight at its loaded precision (bfloat16: the input is rounded to bfloat16 and the
+    /// products accumulate in float32).
+    public func conv2d(weight: LayerWeight, bias: Tensor?, stride: Int = 1, padding: Int = 0, dilation: Int = 1) -> Tensor {
         precondition(rank == 4 && weight.rank == 4 && weight.dim(1) == dim(1),
                      "conv2d: input \(shape) vs weight \(weight.shape)")
         return Tensor.conv2dCore(self, weight: weight, bias: bias, stride: stride, padTop: padding,
@@ -14,6 +20,13 @@ extension Tensor {
     /// equal the whole-map convolution. With one shard it is the plain convolution.
     public func conv2d(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
                        collective: any Collective) throws -> Tensor {
+        try conv2d(weight: LayerWeight(weight), bias: bias, stride: stride, padding: padding, dilation: dilation,
+                   collective: collective)
+    }
+
+    /// The striped `conv2d` with the weight at its loaded precision.
+    public func conv2d(weight: LayerWeight, bias: Tensor?, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
+                       collective: any Collective) throws -> Tensor {
         try conv2d(weight: weight, bias: bias, stride: stride, padTop: padding, padBottom: padding,
                    padLeft: padding, padRight: padding, dilation: dilation, collective: collective)
     }
@@ -22,6 +35,13 @@ extension Tensor {
     /// bottom and right). Every stripe but the last must hold a multiple of `stride` rows; the halo counts
     /// follow from the op alone, so each rank knows what its neighbours need without asking.
     public func conv2d(weight: Tensor, bias: Tensor?, stride s: Int, padTop: Int, padBottom: Int, padLeft: Int,
+                       padRight: Int, dilation d: Int, collective: any Collective) throws -> Tensor {
+        try conv2d(weight: LayerWeight(weight), bias: bias, stride: s, padTop: padTop, padBottom: padBottom,
+                   padLeft: padLeft, padRight: padRight, dilation: d, collective: collective)
+    }
+
+    /// The striped convolution with its own padding per side, with the weight at its loaded precision.
+    public func conv2d(weight: LayerWeight, bias: Tensor?, stride s: Int, padTop: Int, padBottom: Int, padLeft: Int,
                        padRight: Int, dilation d: Int, collective: any Collective) throws -> Tensor {
         precondition(rank == 4 && weight.rank == 4 && weight.dim(1) == dim(1),
                      "conv2d: input \(shape) vs weight \(weight.shape)")
@@ -47,9 +67,9 @@ extension Tensor {
                                  dilation: d, maxOutRows: last ? nil : h / s)
     }
 
-    /// The convolution kernel: Winograd F(2x2, 3x3) for large stride-1 3x3 convolutions, else one SGEMM per
-    /// image (1x1) or im2col over blocks of output rows (bounded scratch) and one SGEMM per block.
-    static func conv2dCore(_ x: Tensor, weight: Tensor, bias: Tensor?, stride s: Int,
+    /// The convolution kernel: Winograd F(2x2, 3x3) for large stride-1 3x3 convolutions in float32, else one
+    /// GEMM per image (1x1) or im2col over blocks of output rows (bounded scratch) and one GEMM per block.
+    static func conv2dCore(_ x: Tensor, weight: LayerWeight, bias: Tensor?, stride s: Int,
                            padTop: Int, padBottom: Int, padLeft: Int, padRight: Int, dilation d: Int,
                            maxOutRows: Int? = nil) -> Tensor {
         let (n, c, h, w) = (x.dim(0), x.dim(1), x.dim(2), x.dim(3))
@@ -62,6 +82,14 @@ extension Tensor {
         let plane = ho * wo
         let pointwise = kh == 1 && kw == 1 && s == 1 && padTop == 0 && padLeft == 0 && padBottom == 0
             && padRight == 0
+        if case let .bfloat16(bits) = weight.storage {
+            // bfloat16 products are cheap enough on AMX that Winograd's transforms would not pay.
+            return profiled(pointwise ? "conv1x1 bf16" : "conv\(kh)x\(kw) bf16") {
+                conv2dBFloat16(x, weight: bits, shape: weight.shape, bias: bias, stride: s, padTop: padTop,
+                               padLeft: padLeft, dilation: d, ho: ho, wo: wo, pointwise: pointwise)
+            }
+        }
+        guard case let .float32(weight) = weight.storage else { fatalError("unreachable: bfloat16 handled above") }
         if winogradApplies(kh: kh, kw: kw, stride: s, dilation: d, channels: c, outputPixels: n * plane) {
             // The output transform writes every element (bias included).
             return profiled("conv3x3 winograd") {
@@ -93,14 +121,7 @@ extension Tensor {
         // (beta = 1): no separate bias pass.
         return Tensor(shape: [n, o, ho, wo]) { ob in
             let outBase = ob.baseAddress!
-            if let bias {
-                bias.data.withUnsafeBufferPointer { bb in
-                    let bp = bb.baseAddress!
-                    parallelRanges(n * o, minChunk: max(1, (1 << 15) / max(plane, 1))) { r in
-                        for p in r { (outBase + p * plane).initialize(repeating: bp[p % o], count: plane) }
-                    }
-                }
-            }
+            seedPlanes(outBase, bias: bias, images: n, channels: o, plane: plane)
             let beta: Float = bias == nil ? 0 : 1
             x.data.withUnsafeBufferPointer { xb in
                 weight.data.withUnsafeBufferPointer { wb in
@@ -124,6 +145,19 @@ extension Tensor {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// Writes `bias` over every output plane, for GEMMs that then add onto it (beta = 1); without a bias the
+    /// GEMMs write every element themselves (beta = 0) and nothing is written here.
+    static func seedPlanes(_ out: UnsafeMutablePointer<Float>, bias: Tensor?, images n: Int, channels o: Int,
+                           plane: Int) {
+        guard let bias else { return }
+        bias.data.withUnsafeBufferPointer { bb in
+            let bp = bb.baseAddress!
+            parallelRanges(n * o, minChunk: max(1, (1 << 15) / max(plane, 1))) { r in
+                for p in r { (out + p * plane).initialize(repeating: bp[p % o], count: plane) }
             }
         }
     }

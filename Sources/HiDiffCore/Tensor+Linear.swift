@@ -7,26 +7,23 @@ extension Tensor {
         return profiled("linear") { linearGEMM(weight: weight, bias: bias) }
     }
 
+    /// `linear` with the weight at its loaded precision: float32 as above, or bfloat16, where the input is
+    /// rounded to bfloat16 and the product accumulates in float32.
+    public func linear(weight: LayerWeight, bias: Tensor?) -> Tensor {
+        precondition(weight.rank == 2 && weight.dim(1) == dim(-1),
+                     "linear: input \(shape) vs weight \(weight.shape)")
+        switch weight.storage {
+        case let .float32(w):
+            return profiled("linear") { linearGEMM(weight: w, bias: bias) }
+        case let .bfloat16(w):
+            return profiled("linear bf16") { linearBFloat16(weight: w, outFeatures: weight.dim(0), bias: bias) }
+        }
+    }
+
     func linearGEMM(weight: Tensor, bias: Tensor?) -> Tensor {
         let inF = weight.dim(1), outF = weight.dim(0)
         let rows = count / max(inF, 1)
-        var outShape = shape
-        outShape[outShape.count - 1] = outF
-        var out: Tensor
-        if let bias {
-            precondition(bias.shape == [outF], "linear bias \(bias.shape) for \(outF) outputs")
-            // Seed C with the bias rows so the GEMM adds onto it (beta = 1).
-            out = Tensor(shape: outShape) { o in
-                bias.data.withUnsafeBufferPointer { b in
-                    let src = b.baseAddress!, dst = o.baseAddress!
-                    parallelRanges(rows, minChunk: max(1, (1 << 15) / max(outF, 1))) { r in
-                        for row in r { (dst + row * outF).initialize(from: src, count: outF) }
-                    }
-                }
-            }
-        } else {
-            out = Tensor(zeros: outShape)
-        }
+        var out = linearOutput(outFeatures: outF, bias: bias)
         data.withUnsafeBufferPointer { x in
             weight.data.withUnsafeBufferPointer { w in
                 out.data.withUnsafeMutableBufferPointer { o in
@@ -37,6 +34,40 @@ extension Tensor {
             }
         }
         return out
+    }
+
+    func linearBFloat16(weight: [UInt16], outFeatures outF: Int, bias: Tensor?) -> Tensor {
+        let inF = dim(-1)
+        let rows = count / max(inF, 1)
+        var out = linearOutput(outFeatures: outF, bias: bias)
+        let x = bfloat16Bits()
+        x.withUnsafeBufferPointer { xb in
+            weight.withUnsafeBufferPointer { w in
+                out.data.withUnsafeMutableBufferPointer { o in
+                    bfloat16GEMM(transB: true, m: rows, n: outF, k: inF, a: xb.baseAddress!, lda: inF,
+                                 b: w.baseAddress!, ldb: inF, beta: bias == nil ? 0 : 1, c: o.baseAddress!, ldc: outF)
+                }
+            }
+        }
+        return out
+    }
+
+    /// The output of a linear layer before its product: the bias in every row (the GEMM adds onto it with
+    /// beta = 1, no separate bias pass), or zeros.
+    func linearOutput(outFeatures outF: Int, bias: Tensor?) -> Tensor {
+        let rows = count / max(dim(-1), 1)
+        var outShape = shape
+        outShape[outShape.count - 1] = outF
+        guard let bias else { return Tensor(zeros: outShape) }
+        precondition(bias.shape == [outF], "linear bias \(bias.shape) for \(outF) outputs")
+        return Tensor(shape: outShape) { o in
+            bias.data.withUnsafeBufferPointer { b in
+                let src = b.baseAddress!, dst = o.baseAddress!
+                parallelRanges(rows, minChunk: max(1, (1 << 15) / max(outF, 1))) { r in
+                    for row in r { (dst + row * outF).initialize(from: src, count: outF) }
+                }
+            }
+        }
     }
 
     /// Matrix product of two rank-2 tensors.

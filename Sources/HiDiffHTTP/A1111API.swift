@@ -115,7 +115,8 @@ struct A1111API: Sendable {
         }
     }
 
-    /// `{progress, eta_relative, state: {...}, current_image, textinfo}` over the calls in flight.
+    /// `{progress, eta_relative, state: {...}, current_image, textinfo}` over the calls in flight;
+    /// `current_image` is the latest latent preview (base64 PNG at latent resolution) of their running job.
     private func progress() async throws -> Response {
         let renders = services.renders.renders
         let ids = renders.flatMap(\.jobIDs)
@@ -124,6 +125,9 @@ struct A1111API: Sendable {
         let fraction = steps > 0 ? Double(done) / Double(steps) : 0
         let running = records.first { $0.state == .running } ?? records.first { !$0.isFinished }
         let elapsed = renders.first.map { Double(($0.started.duration(to: .now)).components.seconds) } ?? 0
+        // The latest preview of the running job (else of any unfinished one), as A1111 sends its live preview.
+        let preview = records.filter { !$0.isFinished }.sorted { ($0.state == .running ? 0 : 1) < ($1.state == .running ? 0 : 1) }
+            .lazy.compactMap { services.previews.latest(jobID: $0.id) }.first
         let state: [String: Any] = [
             "skipped": false, "interrupted": records.contains { $0.cancelRequested || $0.state == .cancelled },
             "job": running.map { "job \($0.id)" } ?? "", "job_count": records.count,
@@ -132,7 +136,7 @@ struct A1111API: Sendable {
         ]
         return try services.json([
             "progress": fraction, "eta_relative": fraction > 0 ? elapsed / fraction - elapsed : 0, "state": state,
-            "current_image": NSNull(), "textinfo": NSNull(),
+            "current_image": preview.map { Data($0.png).base64EncodedString() } ?? NSNull(), "textinfo": NSNull(),
         ])
     }
 }

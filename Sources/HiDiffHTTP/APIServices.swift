@@ -6,18 +6,23 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// What every route shares: the store, the configuration, the metrics, the AUTOMATIC1111 calls in flight
-/// and the default model (`POST /sdapi/v1/options` changes it for this server).
+/// What every route shares: the store, the configuration, the metrics, the AUTOMATIC1111 calls in flight,
+/// the coordinator's live previews, the status page's shared snapshot and the default model
+/// (`POST /sdapi/v1/options` changes it for this server).
 final class APIServices: Sendable {
     let store: JobStore
     let configuration: HTTPConfiguration
     let metrics: ClusterMetrics
     let renders = InFlightRenders()
+    let previews: LivePreviews
+    let feed = StatusFeed()
     let logger: Logger
     private let model: Mutex<String>
 
-    init(store: JobStore, configuration: HTTPConfiguration, metrics: ClusterMetrics, logger: Logger) {
+    init(store: JobStore, configuration: HTTPConfiguration, metrics: ClusterMetrics, logger: Logger,
+         previews: LivePreviews = LivePreviews()) {
         self.store = store
+        self.previews = previews
         self.configuration = configuration
         self.metrics = metrics
         self.logger = logger

@@ -10,16 +10,21 @@ import NIOCore
 import Synchronization
 
 /// The coordinator's HTTP API (Hummingbird): the JSON jobs API, AUTOMATIC1111-compatible endpoints and
-/// `/metrics`. It reads and writes the job store through a connection of its own; reads need no token,
+/// `/metrics`, and the live status page (`/`, `StatusPage`). It reads and writes the job store through a connection of its own; reads need no token,
 /// submits and admin actions need the API token.
 public final class HTTPServer: Sendable {
     public let configuration: HTTPConfiguration
     private let databaseURL: String
     private let logger: Logger
+    private let previews: LivePreviews
     private let boundPort = Mutex<Int?>(nil)
 
-    public init(configuration: HTTPConfiguration, databaseURL: String, logger: Logger) {
+    /// - Parameter previews: the coordinator's latest preview per job (`Coordinator.previews`), served to
+    ///   the status page and as `/sdapi/v1/progress`'s `current_image`.
+    public init(configuration: HTTPConfiguration, databaseURL: String, logger: Logger,
+                previews: LivePreviews = LivePreviews()) {
         self.configuration = configuration
+        self.previews = previews
         self.databaseURL = databaseURL
         self.logger = logger
     }
@@ -32,7 +37,8 @@ public final class HTTPServer: Sendable {
         let connection = try PostgresConnection(url: databaseURL, logger: logger)
         let store = JobStore(connection: connection)
         let services = APIServices(store: store, configuration: configuration,
-                                   metrics: ClusterMetrics(start: store.clock.now()), logger: logger)
+                                   metrics: ClusterMetrics(start: store.clock.now()), logger: logger,
+                                   previews: previews)
         let router = Self.router(services)
         let scheme = configuration.tls == nil ? "http" : "https"
         let server: HTTPServerBuilder
@@ -62,6 +68,7 @@ public final class HTTPServer: Sendable {
         router.add(middleware: RejectionMiddleware(metrics: services.metrics))
         JobsAPI(services: services).register(on: router)
         A1111API(services: services).register(on: router)
+        StatusPage(services: services).register(on: router)
         router.get("metrics") { _, _ in
             try await services.db { try services.metrics.refresh(from: $0) }
             return services.bytes(services.metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8",

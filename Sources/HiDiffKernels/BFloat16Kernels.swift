@@ -16,9 +16,29 @@ public func floatFromBFloat16(_ b: UInt16) -> Float {
     Float(bitPattern: UInt32(b) << 16)
 }
 
-/// Converts `count` floats to bfloat16 (round to nearest even).
+/// Converts `count` floats to bfloat16 (round to nearest even), 16 at a time: `bfloat16Bits` on vectors.
 public func convertToBFloat16(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, count: Int) {
-    for i in 0..<count { dst[i] = bfloat16Bits(src[i]) }
+    var i = 0
+    let raw = UnsafeRawPointer(src), out = UnsafeMutableRawPointer(dst)
+    while i + 16 <= count {
+        let x = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+        let bits = unsafeBitCast(x, to: SIMD16<UInt32>.self)
+        var rounded = (bits &+ (0x7FFF &+ ((bits &>> 16) & 1))) &>> 16
+        rounded.replace(with: (bits &>> 16) | 0x0040, where: x .!= x)
+        out.storeBytes(of: SIMD16<UInt16>(truncatingIfNeeded: rounded), toByteOffset: i * 2, as: SIMD16<UInt16>.self)
+        i += 16
+    }
+    while i < count {
+        dst[i] = bfloat16Bits(src[i])
+        i += 1
+    }
+}
+
+/// `convertToBFloat16` split over the cores, for activations of a layer (megabytes).
+public func convertToBFloat16Parallel(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, count: Int) {
+    parallelRanges(count, minChunk: 1 << 16) { r in
+        convertToBFloat16(src + r.lowerBound, dst + r.lowerBound, count: r.count)
+    }
 }
 
 /// Converts `count` bfloat16 values to floats.

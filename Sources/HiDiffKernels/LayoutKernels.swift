@@ -30,10 +30,13 @@ public func transposeBatched(_ src: UnsafePointer<Float>, _ out: UnsafeMutablePo
     }
 }
 
-/// Fills col[(ci*kh + i)*kw + j][r*wo + ox] with x[ci][ (y0+r)*s - padTop + i*d ][ ox*s - padLeft + j*d ].
-public func im2col(_ x: UnsafePointer<Float>, c: Int, h: Int, w: Int, kh: Int, kw: Int, s: Int, d: Int,
-                   padTop: Int, padLeft: Int, y0: Int, rows: Int, wo: Int,
-                   into col: UnsafeMutablePointer<Float>) {
+/// Fills col[(ci*kh + i)*kw + j][r*wo + ox] with x[ci][ (y0+r)*s - padTop + i*d ][ ox*s - padLeft + j*d ],
+/// for float32 maps or bfloat16 ones (bit patterns: zero is 0 in both).
+@_specialize(exported: true, where T == Float)
+@_specialize(exported: true, where T == UInt16)
+public func im2col<T: Im2colElement>(_ x: UnsafePointer<T>, c: Int, h: Int, w: Int, kh: Int, kw: Int,
+                                                  s: Int, d: Int, padTop: Int, padLeft: Int, y0: Int, rows: Int,
+                                                  wo: Int, into col: UnsafeMutablePointer<T>) {
     let cols = rows * wo
     parallelRanges(c * kh * kw, minChunk: max(1, (1 << 14) / max(cols, 1))) { range in
         for kr in range {
@@ -48,17 +51,17 @@ public func im2col(_ x: UnsafePointer<Float>, c: Int, h: Int, w: Int, kh: Int, k
                 let iy = (y0 + r) * s - padTop + i * d
                 let dst = dstRow + r * wo
                 if iy < 0 || iy >= h {
-                    dst.update(repeating: 0, count: wo)
+                    dst.update(repeating: .zero, count: wo)
                     continue
                 }
                 let line = plane + iy * w + offX
-                if oxLo > 0 { dst.update(repeating: 0, count: oxLo) }
+                if oxLo > 0 { dst.update(repeating: .zero, count: oxLo) }
                 if s == 1 {
                     (dst + oxLo).update(from: line + oxLo, count: oxHi - oxLo)
                 } else {
                     for ox in oxLo..<oxHi { dst[ox] = line[ox * s] }
                 }
-                if oxHi < wo { (dst + oxHi).update(repeating: 0, count: wo - oxHi) }
+                if oxHi < wo { (dst + oxHi).update(repeating: .zero, count: wo - oxHi) }
             }
         }
     }
@@ -75,3 +78,9 @@ public func addPlaneBias(_ s: UnsafePointer<Float>, _ o: UnsafeMutablePointer<Fl
         }
     }
 }
+
+/// An element type `im2col` can lay out: float32 values or bfloat16 bit patterns, whose `.zero` is the
+/// number zero.
+public protocol Im2colElement: AdditiveArithmetic, BitwiseCopyable {}
+extension Float: Im2colElement {}
+extension UInt16: Im2colElement {}

@@ -6,10 +6,11 @@ import HiDiffModels
 /// (`config.json` + weights, as `save_pretrained` writes a lone U-Net).
 public enum ComponentLoader {
     /// The U-Net of a pipeline folder (`<dir>/unet`) or of a U-Net folder (`<dir>` itself).
-    public static func unet(at path: String) throws -> UNet2DConditionModel {
+    public static func unet(at path: String, precision: Precision = .fp32) throws -> UNet2DConditionModel {
+        try precision.checkAvailable()
         let (folder, component) = try locate(path, component: "unet")
         return try UNet2DConditionModel(config: folder.config(component, as: UNetConfig.self),
-                                        weights: folder.weights(component))
+                                        weights: folder.weights(component).with(precision: precision))
     }
 
     /// A pipeline folder and the component name inside it; a lone component folder is treated as a

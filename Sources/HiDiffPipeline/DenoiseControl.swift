@@ -23,6 +23,9 @@ public struct DenoiseControl {
     /// Called with (steps done, total steps) at the start (steps done: the checkpoint's when resuming) and
     /// after each step.
     public var progress: ((Int, Int) -> Void)?
+    /// Called after each step, right after `progress`, with the latents after it, the steps done and the
+    /// total (for previews: see `LatentPreview`). Nil costs nothing.
+    public var onLatents: ((Tensor, Int, Int) -> Void)?
     /// Replaces MSW-MSA's shift source (tests replay the authors' recorded draws); nil: the request's.
     public var windowShifts: WindowShiftSource?
     /// This rank's link to the other ranks of a sharded run (`SingleShard()`: one node, the default). Every

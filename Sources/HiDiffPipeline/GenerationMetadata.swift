@@ -36,6 +36,7 @@ public struct GenerationMetadata: Sendable {
             "Model: \(model)",
         ]
         if request.initImage != nil { settings.append("Denoising strength: \(request.strength)") }
+        if request.precision != .fp32 { settings.append("Precision: \(request.precision)") }
         settings.append(hidiffusionActive
             ? "HiDiffusion: \(hidiffusionFamily.rawValue) \(request.hidiffusionSettings)" : "HiDiffusion: off")
         lines.append(settings.joined(separator: ", "))

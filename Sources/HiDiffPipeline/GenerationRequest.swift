@@ -1,3 +1,4 @@
+import HiDiffCore
 import HiDiffSchedulers
 
 /// Everything that determines a generated image; recorded in full in the PNG's metadata.
@@ -27,6 +28,9 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
     public var hidiffusionSettings = HiDiffusionSettings()
     /// Overrides the family detected from the model's configuration (which decides HiDiffusion's layout).
     public var family: ModelFamily?
+    /// The arithmetic of the U-Net and the VAE: fp32 (exact, the default) or bf16. Part of the request, so
+    /// every stripe of a sharded job and a resumed job run the same arithmetic.
+    public var precision: Precision = .fp32
 
     public init(prompt: String, negativePrompt: String = "", width: Int? = nil, height: Int? = nil,
                 steps: Int = 50, guidanceScale: Double = 7.5, seed: UInt64 = 0, scheduler: SchedulerKind? = nil,
@@ -69,6 +73,7 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
         hidiffusionSettings = try c.decodeIfPresent(HiDiffusionSettings.self, forKey: .hidiffusionSettings)
             ?? d.hidiffusionSettings
         family = try c.decodeIfPresent(ModelFamily.self, forKey: .family)
+        precision = try c.decodeIfPresent(Precision.self, forKey: .precision) ?? d.precision
     }
 
     enum CodingKeys: String, CodingKey {
@@ -78,7 +83,7 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
         case initImage = "init_image"
         case hidiffusion
         case hidiffusionSettings = "hidiffusion_settings"
-        case family
+        case family, precision
         case prompt2 = "prompt_2"
         case negativePrompt2 = "negative_prompt_2"
     }

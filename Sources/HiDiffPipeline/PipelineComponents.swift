@@ -1,4 +1,5 @@
 import Foundation
+import HiDiffCore
 import HiDiffModels
 import HiDiffSchedulers
 
@@ -6,6 +7,8 @@ import HiDiffSchedulers
 /// from a single-file checkpoint (`.safetensors` in the original Stable Diffusion layout).
 ///
 /// Every weight is loaded here, so a wrong checkpoint fails before any compute with an error naming the tensor.
+/// The U-Net's and the VAE's layer weights are kept at the requested precision; the text encoders stay
+/// float32 (they run once per generation).
 struct PipelineComponents {
     var family: ModelFamily
     var tokenizer: CLIPTokenizer
@@ -20,7 +23,7 @@ struct PipelineComponents {
     /// Loads `path`: a diffusers folder, or a `.safetensors` file. For a file, `configFolder` (a diffusers
     /// folder; its weights are not read) supplies the component configs, tokenizers and scheduler instead of
     /// the conventions of the detected family.
-    static func load(path: String, configFolder: String?) throws -> PipelineComponents {
+    static func load(path: String, configFolder: String?, precision: Precision = .fp32) throws -> PipelineComponents {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw WeightError.fileNotFound(path: path)
@@ -29,15 +32,15 @@ struct PipelineComponents {
             if let configFolder {
                 throw PipelineError.invalidRequest(field: "model config", reason: "\(configFolder) only applies to a single-file checkpoint, and \(path) is a folder")
             }
-            return try folder(DiffusersFolder(path: path), name: path)
+            return try folder(DiffusersFolder(path: path), name: path, precision: precision)
         }
-        return try singleFile(SingleFileCheckpoint(path: path), configFolder: configFolder)
+        return try singleFile(SingleFileCheckpoint(path: path), configFolder: configFolder, precision: precision)
     }
 
     /// A diffusers pipeline folder; SDXL folders have `text_encoder_2` / `tokenizer_2`.
-    static func folder(_ folder: DiffusersFolder, name: String) throws -> PipelineComponents {
+    static func folder(_ folder: DiffusersFolder, name: String, precision: Precision) throws -> PipelineComponents {
         let unet = try UNet2DConditionModel(config: folder.config("unet", as: UNetConfig.self),
-                                            weights: folder.weights("unet"))
+                                            weights: folder.weights("unet").with(precision: precision))
         let scheduler = try folder.schedulerConfig()
         let family = ModelFamily.detect(unet: unet.config, name: name,
                                         trailingSpacing: scheduler.timestepSpacing == "trailing")
@@ -51,7 +54,7 @@ struct PipelineComponents {
             textEncoder2: hasSecond ? CLIPTextModel(config: folder.config("text_encoder_2", as: CLIPTextConfig.self),
                                                     weights: folder.weights("text_encoder_2")) : nil,
             unet: unet,
-            vae: AutoencoderKL(config: folder.config("vae", as: VAEConfig.self), weights: folder.weights("vae")),
+            vae: AutoencoderKL(config: folder.config("vae", as: VAEConfig.self), weights: folder.weights("vae").with(precision: precision)),
             schedulerConfig: scheduler,
             forceZerosForEmptyPrompt: try forceZeros(folder))
     }
@@ -65,7 +68,8 @@ struct PipelineComponents {
     }
 
     /// A single-file checkpoint, with configs from `configFolder` or derived from the tensors.
-    static func singleFile(_ checkpoint: SingleFileCheckpoint, configFolder: String?) throws -> PipelineComponents {
+    static func singleFile(_ checkpoint: SingleFileCheckpoint, configFolder: String?,
+                           precision: Precision) throws -> PipelineComponents {
         let sdxl = checkpoint.layout == .sdxl
         let name = URL(fileURLWithPath: checkpoint.path).lastPathComponent
         var unetConfig: UNetConfig, vaeConfig: VAEConfig, te1: CLIPTextConfig, te2: CLIPTextConfig?
@@ -95,7 +99,7 @@ struct PipelineComponents {
             scheduler = try DefaultSchedulerConfigs.config(for: checkpoint.layout,
                                                            turbo: name.lowercased().contains("turbo"))
         }
-        let unet = try UNet2DConditionModel(config: unetConfig, weights: checkpoint.weights(.unet))
+        let unet = try UNet2DConditionModel(config: unetConfig, weights: checkpoint.weights(.unet).with(precision: precision))
         return try PipelineComponents(
             family: ModelFamily.detect(unet: unet.config, name: name,
                                        trailingSpacing: scheduler.timestepSpacing == "trailing"),
@@ -104,7 +108,7 @@ struct PipelineComponents {
             tokenizer2: tokenizer2,
             textEncoder2: te2.map { try CLIPTextModel(config: $0, weights: checkpoint.weights(.textEncoder2)) },
             unet: unet,
-            vae: AutoencoderKL(config: vaeConfig, weights: checkpoint.weights(.vae)),
+            vae: AutoencoderKL(config: vaeConfig, weights: checkpoint.weights(.vae).with(precision: precision)),
             schedulerConfig: scheduler,
             forceZerosForEmptyPrompt: forceZeros)
     }

@@ -111,6 +111,7 @@ extension StableDiffusionPipeline {
                                               hint: "lower --cfg-scale, try another scheduler or step count, or check the model's weights")
             }
             control.progress?(done, total)
+            control.onLatents?(latents, done, total)
             if control.checkpointEvery > 0, done % control.checkpointEvery == 0 {
                 try control.onCheckpoint?(checkpoint(next: i + 1, latents: latents, scheduler: scheduler, generator: generator))
             }

@@ -22,13 +22,19 @@ public struct StableDiffusionPipeline: Sendable {
     /// SDXL's `force_zeros_for_empty_prompt`: with guidance and no negative prompt, the unconditional
     /// text states are zeros instead of the encoded empty prompt.
     public let forceZerosForEmptyPrompt: Bool
+    /// The precision the U-Net's and the VAE's layer weights are kept and multiplied in.
+    public let precision: Precision
 
     /// Opens a diffusers pipeline folder, or a single-file checkpoint (`.safetensors` in the original
     /// Stable Diffusion layout: SD 1.x, SD 2.x, SDXL). For a single file, `configFolder` (a diffusers
     /// folder, weights unused) gives the component configs, tokenizers and scheduler; without it they
     /// follow the detected family's released models.
-    public init(path: String, configFolder: String? = nil) throws {
-        let c = try PipelineComponents.load(path: path, configFolder: configFolder)
+    /// `precision` bf16 keeps the U-Net's and the VAE's layer weights in bfloat16 (and throws
+    /// `PrecisionError` where oneDNN cannot start).
+    public init(path: String, configFolder: String? = nil, precision: Precision = .fp32) throws {
+        try precision.checkAvailable()
+        let c = try PipelineComponents.load(path: path, configFolder: configFolder, precision: precision)
+        self.precision = precision
         self.path = path
         family = c.family
         tokenizer = c.tokenizer

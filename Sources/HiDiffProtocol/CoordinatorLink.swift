@@ -15,7 +15,7 @@ public struct CoordinatorLink: Sendable {
         case close(reason: String)
         /// The worker authenticated and registered.
         case registered(WorkerInfo)
-        /// A post-registration worker message (heartbeat, accepted, progress, checkpoint, result, failed).
+        /// A post-registration worker message (heartbeat, accepted, progress, preview, checkpoint, result, failed).
         case deliver(Message)
     }
 
@@ -141,7 +141,7 @@ public struct CoordinatorLink: Sendable {
             return [.registered(info)]
 
         case (.registered, .heartbeat), (.registered, .accepted), (.registered, .progress),
-             (.registered, .checkpoint), (.registered, .result), (.registered, .failed), (.registered, .memberDone):
+             (.registered, .checkpoint), (.registered, .result), (.registered, .failed), (.registered, .memberDone), (.registered, .preview):
             return [.deliver(m)]
 
         default:

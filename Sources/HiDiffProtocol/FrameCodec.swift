@@ -29,6 +29,8 @@ public enum FrameCodec {
             return PeerData.maxChunkBytes + PeerData.maxFieldBytes
         case .register, .failed, .memberDone:
             return 1 * mib
+        case .preview:
+            return Message.maxPreviewBytes + 64
         case .assign:
             return 256 * mib
         case .checkpoint, .result:

@@ -118,6 +118,12 @@ extension Message {
             b.writeWireInteger(jobID)
             b.writeWireInteger(attempt)
             b.writeWireOptional(error) { $0.writeWireString($1) }
+        case .preview(let jobID, let attempt, let step, let steps, let png):
+            b.writeWireInteger(jobID)
+            b.writeWireInteger(attempt)
+            b.writeWireInteger(step)
+            b.writeWireInteger(steps)
+            b.writeWireBytes(png)
         }
     }
 
@@ -214,6 +220,14 @@ extension Message {
             return .memberDone(jobID: try b.readWireInteger("memberDone.jobID"),
                                attempt: try b.readWireInteger("memberDone.attempt"),
                                error: try b.readWireOptional("memberDone.error") { try $0.readWireString("memberDone.error") })
+        case .preview:
+            let message = Message.preview(jobID: try b.readWireInteger("preview.jobID"),
+                                          attempt: try b.readWireInteger("preview.attempt"),
+                                          step: try b.readWireInteger("preview.step"),
+                                          steps: try b.readWireInteger("preview.steps"),
+                                          png: try b.readWireBytes("preview.png"))
+            try message.validate()
+            return message
         }
     }
 
@@ -340,6 +354,13 @@ extension Message {
                 throw ProtocolError.invalidField(name: "result.latents",
                                                  reason: "shape \(latents.shape) does not match "
                                                  + "\(latents.data.count) elements")
+            }
+        case .preview(_, _, let step, let steps, let png):
+            guard png.count <= Message.maxPreviewBytes else {
+                throw ProtocolError.invalidField(name: "preview.png", reason: "\(png.count) bytes exceeds \(Message.maxPreviewBytes)")
+            }
+            guard step >= 0, steps >= 0, step <= steps else {
+                throw ProtocolError.invalidField(name: "preview.step", reason: "step \(step) of \(steps)")
             }
         default:
             break

@@ -45,6 +45,13 @@ public enum Message: Sendable, Equatable {
     case peerData(PeerData)
     /// W->C: a group member other than rank 0 finished its part of a sharded job (`error` nil) or failed.
     case memberDone(jobID: Int64, attempt: Int32, error: String?)
+    /// W->C: a preview of the image after `step` of `steps`: a PNG of the latent mapped to RGB (at latent
+    /// resolution, at most `Message.maxPreviewBytes`). Sent only by workers started with `--preview-every`,
+    /// because a coordinator older than this message closes a link that carries it.
+    case preview(jobID: Int64, attempt: Int32, step: Int32, steps: Int32, png: [UInt8])
+
+    /// The largest PNG a preview may carry.
+    public static let maxPreviewBytes = 256 * 1024
 
     /// The frame type this message travels as.
     public var type: MessageType {
@@ -70,6 +77,7 @@ public enum Message: Sendable, Equatable {
         case .peerWelcome: return .peerWelcome
         case .peerData: return .peerData
         case .memberDone: return .memberDone
+        case .preview: return .preview
         }
     }
 }

@@ -7,6 +7,8 @@ public enum MessageType: UInt8, Sendable, CaseIterable, CustomStringConvertible 
     case peerHello = 16, peerChallenge, peerProof, peerWelcome, peerData
     /// A group member other than rank 0 finished its part of a sharded job.
     case memberDone = 21
+    /// A preview of the image forming (a small PNG of the latent; see `Message.preview`).
+    case preview = 22
 
     /// Lower-case name used in logs and error descriptions.
     public var description: String {
@@ -32,6 +34,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable, CustomStringConvertible 
         case .peerWelcome: return "peerWelcome"
         case .peerData: return "peerData"
         case .memberDone: return "memberDone"
+        case .preview: return "preview"
         }
     }
 }

@@ -153,7 +153,7 @@ public struct WorkerLink: Sendable {
         }
     }
 
-    /// The application wants `m` on the wire. Returns `[.send(m)]` for register, heartbeat, accepted, progress,
+    /// The application wants `m` on the wire. Returns `[.send(m)]` for register, heartbeat, accepted, progress, preview,
     /// checkpoint, result and failed once authenticated; `[.send(.goodbye), .close]` for a goodbye (any time);
     /// otherwise `[]`, meaning nothing was sent (not authenticated, closed, or not a worker-to-coordinator message).
     public mutating func send(_ m: Message) -> [Action] {
@@ -161,7 +161,7 @@ public struct WorkerLink: Sendable {
         if case .goodbye(let reason) = m { return close(reason: reason) }
         guard isAuthenticated else { return [] }
         switch m {
-        case .register, .heartbeat, .accepted, .progress, .checkpoint, .result, .failed, .memberDone:
+        case .register, .heartbeat, .accepted, .progress, .preview, .checkpoint, .result, .failed, .memberDone:
             return [.send(m)]
         default:
             return []

@@ -182,7 +182,7 @@ public final class Worker: Sendable {
                 return [.failed(jobID: assignment.jobID, attempt: assignment.attempt,
                                 message: "worker \(configuration.name) is \(refuse)", retryable: true)]
             }
-            let runner = JobRunner(assignment: assignment)
+            let runner = JobRunner(assignment: assignment, previewEvery: configuration.previewEvery)
             current.withLock { $0 = runner }
             logger.info("running job", metadata: ["job": "\(assignment.jobID)", "attempt": "\(assignment.attempt)",
                                                   "model": "\(assignment.model)", "resume_step": "\(assignment.checkpointStep.map { "\($0)" } ?? "-")",

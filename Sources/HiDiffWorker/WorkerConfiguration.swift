@@ -39,6 +39,10 @@ public struct WorkerConfiguration: Sendable {
     /// TLS on the link to the coordinator and on group links (`--tls-cert`, `--tls-key`, `--tls-ca`); nil:
     /// plain TCP, with a warning at start.
     public var tls: LinkTLS?
+    /// Send a preview of the image forming (`Message.preview`, a PNG of the latent through `LatentPreview`)
+    /// every this many steps; 0: none. Off by default: a coordinator older than that message closes the
+    /// link of a worker that sends one, so turn it on once the coordinators understand it.
+    public var previewEvery: Int = 0
 
     public init(name: String, coordinators: [Endpoint], token: [UInt8], memoryBytes: Int64, address: String) {
         self.name = name

@@ -69,7 +69,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             httpConfig.maxBodyBytes = httpMaxBody
             httpConfig.tls = config.tls
             server = HTTPServer(configuration: httpConfig, databaseURL: databaseURL,
-                                logger: Logger(label: "hidiff.http"))
+                                logger: Logger(label: "hidiff.http"), previews: coordinator.previews)
         }
         try await ShutdownSignal.run(logger: logger, drains: false) { [server] in
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -104,6 +104,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "HOST:PORT the other members dial (default: the --peer-listen host, or --address when listening on all interfaces, and the bound port).")
     var peerAddress: String?
     @OptionGroup var tls: TLSOptions
+    @Option(help: "Send a preview of the image forming (the latent mapped to RGB, no VAE call) every N steps; 0: none. Needs coordinators as new as this worker: older ones close the link on it.")
+    var previewEvery: Int = 0
 
     func run() async throws {
         let endpoints = try coordinator.split(separator: ",").map {
@@ -117,7 +119,9 @@ struct WorkerCommand: AsyncParsableCommand {
             name: name ?? "\(host)-\(ProcessInfo.processInfo.processIdentifier)", coordinators: endpoints,
             token: try TokenAuth.loadToken(path: tokenFile), memoryBytes: memoryBytes, address: address ?? host)
         config.tls = try tls.load(serves: peerListen != nil, role: "a worker with --peer-listen")
-        config.kernels = "OpenBLAS \(OpenBLASCoreType.corename)" + (OpenBLASCoreType.appliedCorrection.map { " (corrected from \($0.from))" } ?? "")
+        guard previewEvery >= 0 else { throw ValidationError("--preview-every must be 0 (none) or a number of steps") }
+        config.previewEvery = previewEvery
+        config.kernels = KernelSummary.text
         LogSetup.bootstrap()
         var logger = Logger(label: "hidiff.worker")
         logger[metadataKey: "worker"] = "\(config.name)"

@@ -44,7 +44,7 @@ struct GenerateCommand: ParsableCommand {
         let modelPath = try model ?? DemoModel.path()
         let request = try self.request.map(Self.loadRequest)
             ?? generation.request(prompt: generation.prompt ?? "", seed: generation.seed ?? GenerationOptions.randomSeed())
-        let pipeline = try StableDiffusionPipeline(path: modelPath, configFolder: modelConfig)
+        let pipeline = try StableDiffusionPipeline(path: modelPath, configFolder: modelConfig, precision: request.precision)
         let initRGB = try request.initImage.map { path -> RGBImage in
             guard let data = try CLIFiles.readRegularFile(path, what: "--init-image", limit: 256 << 20) else {
                 throw ValidationError("--init-image \(path) is empty")

@@ -31,7 +31,7 @@ struct HiDiffusionBench: ParsableCommand {
 
     func run() throws {
         let (model, width, height, batch) = (input.model, input.width, input.height, input.batch)
-        let unet = try ComponentLoader.unet(at: model)
+        let unet = try ComponentLoader.unet(at: model, precision: input.precision)
         let native = unet.config.sampleSize ?? 64
         let family = self.family ?? ModelFamily.detect(unet: unet.config, name: model, trailingSpacing: false)
         let hidiffusion = try HiDiffusion(family: family, nativeLatentSize: native, settings: HiDiffusionSettings(),

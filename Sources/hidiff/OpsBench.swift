@@ -19,13 +19,16 @@ struct OpsBench: ParsableCommand {
     var large = false
     @Flag(help: "List the kernel names and exit.")
     var list = false
+    @Option(help: "Arithmetic of convolutions, linear layers and attention: fp32 or bf16.")
+    var precision: Precision = .fp32
 
     func validate() throws {
         try requireRange(runs, 1...1000, option: "--runs")
     }
 
     func run() throws {
-        let cases = OpsBench.cases(large: large).filter { c in filter.map { c.name.contains($0) } ?? true }
+        try precision.checkAvailable()
+        let cases = OpsBench.cases(large: large, precision: precision).filter { c in filter.map { c.name.contains($0) } ?? true }
         if list {
             for c in cases { print(c.name) }
             return
@@ -47,7 +50,7 @@ struct OpsBench: ParsableCommand {
             }
             let wall = walls.sorted()[walls.count / 2], cpu = cpus.sorted()[cpus.count / 2]
             var line: [String: Any] = [
-                "bench": "ops", "kernel": c.name, "runs": runs,
+                "bench": "ops", "kernel": c.name, "runs": runs, "precision": precision.rawValue,
                 "median_wall_s": wall, "median_cpu_s": cpu, "min_cpu_s": cpus.min()!,
                 "gemm_gflop": Double(flops) / 1e9,
             ]
@@ -77,9 +80,11 @@ struct OpsBench: ParsableCommand {
         }
     }
 
-    static func conv(_ name: String, n: Int = 2, c: Int, o: Int, h: Int, k: Int, stride: Int = 1) -> Case {
+    static func conv(_ name: String, n: Int = 2, c: Int, o: Int, h: Int, k: Int, stride: Int = 1,
+                     precision: Precision) -> Case {
         Case(name: name) {
-            let x = random([n, c, h, h]), w = random([o, c, k, k], seed: 2, scale: 0.05)
+            let x = random([n, c, h, h])
+            let w = LayerWeight(random([o, c, k, k], seed: 2, scale: 0.05), precision: precision)
             let b = random([o], seed: 3)
             return { _ = x.conv2d(weight: w, bias: b, stride: stride, padding: k / 2) }
         }
@@ -92,34 +97,36 @@ struct OpsBench: ParsableCommand {
         }
     }
 
-    static func linear(_ name: String, rows: Int, inF: Int, outF: Int) -> Case {
+    static func linear(_ name: String, rows: Int, inF: Int, outF: Int, precision: Precision) -> Case {
         Case(name: name) {
-            let x = random([2, rows / 2, inF]), w = random([outF, inF], seed: 2, scale: 0.05)
+            let x = random([2, rows / 2, inF])
+            let w = LayerWeight(random([outF, inF], seed: 2, scale: 0.05), precision: precision)
             let b = random([outF], seed: 3)
             return { _ = x.linear(weight: w, bias: b) }
         }
     }
 
-    static func attention(_ name: String, tokens: Int, keys: Int?, channels: Int = 320) -> Case {
+    static func attention(_ name: String, tokens: Int, keys: Int?, channels: Int = 320,
+                          precision: Precision) -> Case {
         Case(name: name) {
             let q = random([2, tokens, channels])
             let k = random([2, keys ?? tokens, channels], seed: 2), v = random([2, keys ?? tokens, channels], seed: 3)
-            return { _ = Tensor.attention(query: q, key: k, value: v, heads: 8) }
+            return { _ = Tensor.attention(query: q, key: k, value: v, heads: 8, precision: precision) }
         }
     }
 
-    static func cases(large: Bool) -> [Case] {
+    static func cases(large: Bool, precision: Precision) -> [Case] {
         let act320 = [2, 320, 64, 64]
         var all: [Case] = [
-            conv("conv3x3_320_64x64", c: 320, o: 320, h: 64, k: 3),
-            conv("conv3x3_640to320_64x64", c: 640, o: 320, h: 64, k: 3),
-            conv("conv3x3_640_32x32", c: 640, o: 640, h: 32, k: 3),
-            conv("conv3x3_1280_16x16", c: 1280, o: 1280, h: 16, k: 3),
-            conv("conv3x3_1280_8x8", c: 1280, o: 1280, h: 8, k: 3),
-            conv("conv3x3s2_320_64x64", c: 320, o: 320, h: 64, k: 3, stride: 2),
-            conv("conv3x3_4to320_64x64", c: 4, o: 320, h: 64, k: 3),
-            conv("conv1x1_320_64x64", c: 320, o: 320, h: 64, k: 1),
-            conv("conv1x1_1280_16x16", c: 1280, o: 1280, h: 16, k: 1),
+            conv("conv3x3_320_64x64", c: 320, o: 320, h: 64, k: 3, precision: precision),
+            conv("conv3x3_640to320_64x64", c: 640, o: 320, h: 64, k: 3, precision: precision),
+            conv("conv3x3_640_32x32", c: 640, o: 640, h: 32, k: 3, precision: precision),
+            conv("conv3x3_1280_16x16", c: 1280, o: 1280, h: 16, k: 3, precision: precision),
+            conv("conv3x3_1280_8x8", c: 1280, o: 1280, h: 8, k: 3, precision: precision),
+            conv("conv3x3s2_320_64x64", c: 320, o: 320, h: 64, k: 3, stride: 2, precision: precision),
+            conv("conv3x3_4to320_64x64", c: 4, o: 320, h: 64, k: 3, precision: precision),
+            conv("conv1x1_320_64x64", c: 320, o: 320, h: 64, k: 1, precision: precision),
+            conv("conv1x1_1280_16x16", c: 1280, o: 1280, h: 16, k: 1, precision: precision),
             elementwise("groupnorm_320_64x64", shape: act320) {
                 $0.groupNorm(groups: 32, weight: nil, bias: nil, eps: 1e-5)
             },
@@ -143,16 +150,16 @@ struct OpsBench: ParsableCommand {
             },
             elementwise("geglu_8192x2560", shape: [2, 4096, 2560]) { $0.geglu() },
             elementwise("softmax_4096x4096", shape: [4096, 4096]) { $0.softmaxLastAxis() },
-            linear("linear_8192x320_to_320", rows: 8192, inF: 320, outF: 320),
-            linear("linear_8192x320_to_2560", rows: 8192, inF: 320, outF: 2560),
-            linear("linear_8192x1280_to_320", rows: 8192, inF: 1280, outF: 320),
-            attention("attention_self_4096x320", tokens: 4096, keys: nil),
-            attention("attention_cross_4096x77", tokens: 4096, keys: 77),
-            attention("attention_self_1024x640", tokens: 1024, keys: nil, channels: 640),
+            linear("linear_8192x320_to_320", rows: 8192, inF: 320, outF: 320, precision: precision),
+            linear("linear_8192x320_to_2560", rows: 8192, inF: 320, outF: 2560, precision: precision),
+            linear("linear_8192x1280_to_320", rows: 8192, inF: 1280, outF: 320, precision: precision),
+            attention("attention_self_4096x320", tokens: 4096, keys: nil, precision: precision),
+            attention("attention_cross_4096x77", tokens: 4096, keys: 77, precision: precision),
+            attention("attention_self_1024x640", tokens: 1024, keys: nil, channels: 640, precision: precision),
         ]
         if large {
-            all.append(attention("attention_self_16384x320", tokens: 16384, keys: nil))
-            all.append(attention("attention_cross_16384x77", tokens: 16384, keys: 77))
+            all.append(attention("attention_self_16384x320", tokens: 16384, keys: nil, precision: precision))
+            all.append(attention("attention_cross_16384x77", tokens: 16384, keys: 77, precision: precision))
         }
         return all
     }

@@ -73,7 +73,7 @@ final class VAETests: XCTestCase {
             }
         }
         let legacy = try Self.vae("sd15-tiny") { RemappedSource($0, map: map, passThroughUnmapped: true) }
-        XCTAssertFalse(legacy.encoder.midBlock.attention.toQ.data.isEmpty)
+        XCTAssertFalse(legacy.encoder.midBlock.attention.toQ.float32.data.isEmpty)
         let current = try Self.vae("sd15-tiny")
         let z = Tensor(shape: [1, 4, 2, 3], data: (0..<24).map { Float($0) / 12 - 1 })
         XCTAssertEqual(try legacy.decode(z), try current.decode(z))

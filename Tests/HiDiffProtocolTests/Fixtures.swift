@@ -93,6 +93,8 @@ enum Fixtures {
         .peerData(peerData(op: .allGather, kind: .geometry, shape: [], chunk: 0, chunks: 1, offset: 0, count: 1)),
         .memberDone(jobID: 9, attempt: 1, error: nil),
         .memberDone(jobID: 9, attempt: 2, error: "rank 2: out of memory"),
+        .preview(jobID: 9, attempt: 1, step: 3, steps: 25, png: [0x89, 0x50, 0x4E, 0x47, 1, 2, 3]),
+        .preview(jobID: 9, attempt: 2, step: 0, steps: 0, png: []),
     ]
 
     /// A peer data chunk of `count` elements (4 or 8 bytes each by op) of pseudo-random bytes.

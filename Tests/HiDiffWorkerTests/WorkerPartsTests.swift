@@ -1,4 +1,5 @@
 import Foundation
+import HiDiffImage
 import HiDiffPipeline
 import HiDiffProtocol
 import HiDiffTestSupport
@@ -61,6 +62,38 @@ final class WorkerPartsTests: XCTestCase {
         let expected = try pipeline.denoise(request)
         XCTAssertEqual(latents.tensor, expected, "the worker computes what generate computes")
         XCTAssertFalse(png.isEmpty)
+    }
+
+    /// With previews on, every `previewEvery`-th step and the last send a PNG of the latent (the demo model's
+    /// own VAE: first three channels normalised) at latent size; with them off, none; the result is unchanged.
+    func testRunnerSendsPreviewsOnSchedule() throws {
+        let request = GenerationRequest(prompt: "a blue square", width: 64, height: 64, steps: 5, guidanceScale: 6, seed: 4,
+                                        scheduler: .ddim)
+        let json = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
+        let assignment = Assignment(jobID: 6, attempt: 1, model: "shapes", requestJSON: json, initImage: nil,
+                                    checkpoint: nil, checkpointStep: nil, checkpointEvery: 0)
+        let cache = ModelCache(catalog: try ModelCatalog(directories: []), memoryLimit: 1 << 34)
+        let messages = LockedBox<[Message]>([])
+        let final = JobRunner(assignment: assignment, previewEvery: 2).run(models: cache) { m in messages.withValue { $0.append(m) } }
+        let previews = messages.current.compactMap { m -> (Int32, [UInt8])? in
+            if case let .preview(6, 1, step, 5, png) = m { (step, png) } else { nil }
+        }
+        XCTAssertEqual(previews.map(\.0), [2, 4, 5])
+        let pipeline = try cache.pipeline(named: "shapes")
+        XCTAssertEqual(LatentPreview(pipeline: pipeline).projection, .normalizedChannels)
+        let latentSize = 64 / pipeline.vaeScaleFactor
+        for (_, png) in previews {
+            let image = try PNGReader.read(bytes: png)
+            XCTAssertEqual([image.width, image.height], [latentSize, latentSize])
+            XCTAssertGreaterThan(Set(image.pixels).count, 8, "a preview of a real latent is not flat")
+        }
+        // The last preview is the final latent's.
+        guard case let .result(6, 1, _, latents, _)? = final else { return XCTFail("\(String(describing: final))") }
+        XCTAssertEqual(try PNGReader.read(bytes: previews.last!.1), LatentPreview(pipeline: pipeline).image(latents.tensor))
+
+        let quiet = LockedBox<[Message]>([])
+        _ = JobRunner(assignment: assignment).run(models: cache) { m in quiet.withValue { $0.append(m) } }
+        XCTAssertFalse(quiet.current.contains { if case .preview = $0 { true } else { false } })
     }
 
     func testRunnerTurnsBadRequestsIntoNonRetryableFailures() throws {

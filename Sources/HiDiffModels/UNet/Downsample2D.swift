@@ -3,11 +3,11 @@ import HiDiffCore
 /// diffusers' `Downsample2D` with a conv: 3x3, stride 2, `padding` on every side; with padding 0 (the VAE
 /// encoder) diffusers first zero-pads one row/column at the bottom/right only, then convolves unpadded.
 public struct Downsample2D: Sendable {
-    public var weight: Tensor, bias: Tensor
+    public var weight: LayerWeight, bias: Tensor
     public var padding: Int
 
     public init(_ w: Weights, channels: Int, outChannels: Int? = nil, padding: Int) throws {
-        weight = try w("conv.weight", shape: [outChannels ?? channels, channels, 3, 3])
+        weight = try w.matrix("conv.weight", shape: [outChannels ?? channels, channels, 3, 3])
         bias = try w("conv.bias", shape: [outChannels ?? channels])
         self.padding = padding
     }

@@ -5,13 +5,13 @@ import HiDiffCore
 /// count changes) is added and the sum divided by `outputScaleFactor`.
 public struct ResnetBlock2D: Sendable {
     public var norm1Weight: Tensor, norm1Bias: Tensor
-    public var conv1Weight: Tensor, conv1Bias: Tensor
+    public var conv1Weight: LayerWeight, conv1Bias: Tensor
     /// `time_emb_proj` [out, temb]; nil in the VAE, which has no time embedding.
-    public var timeProjWeight: Tensor?, timeProjBias: Tensor?
+    public var timeProjWeight: LayerWeight?, timeProjBias: Tensor?
     public var norm2Weight: Tensor, norm2Bias: Tensor
-    public var conv2Weight: Tensor, conv2Bias: Tensor
+    public var conv2Weight: LayerWeight, conv2Bias: Tensor
     /// `conv_shortcut` 1x1, present iff in != out channels.
-    public var shortcutWeight: Tensor?, shortcutBias: Tensor?
+    public var shortcutWeight: LayerWeight?, shortcutBias: Tensor?
     public var groups: Int
     public var eps: Float
     public var activation: DiffusersActivation
@@ -29,18 +29,18 @@ public struct ResnetBlock2D: Sendable {
         self.outChannels = outChannels
         norm1Weight = try w("norm1.weight", shape: [inChannels])
         norm1Bias = try w("norm1.bias", shape: [inChannels])
-        conv1Weight = try w("conv1.weight", shape: [outChannels, inChannels, 3, 3])
+        conv1Weight = try w.matrix("conv1.weight", shape: [outChannels, inChannels, 3, 3])
         conv1Bias = try w("conv1.bias", shape: [outChannels])
         if let t = timeEmbeddingChannels {
-            timeProjWeight = try w("time_emb_proj.weight", shape: [outChannels, t])
+            timeProjWeight = try w.matrix("time_emb_proj.weight", shape: [outChannels, t])
             timeProjBias = try w("time_emb_proj.bias", shape: [outChannels])
         }
         norm2Weight = try w("norm2.weight", shape: [outChannels])
         norm2Bias = try w("norm2.bias", shape: [outChannels])
-        conv2Weight = try w("conv2.weight", shape: [outChannels, outChannels, 3, 3])
+        conv2Weight = try w.matrix("conv2.weight", shape: [outChannels, outChannels, 3, 3])
         conv2Bias = try w("conv2.bias", shape: [outChannels])
         if inChannels != outChannels {
-            shortcutWeight = try w("conv_shortcut.weight", shape: [outChannels, inChannels, 1, 1])
+            shortcutWeight = try w.matrix("conv_shortcut.weight", shape: [outChannels, inChannels, 1, 1])
             shortcutBias = try w("conv_shortcut.bias", shape: [outChannels])
         }
         self.groups = groups

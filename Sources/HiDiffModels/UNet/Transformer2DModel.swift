@@ -4,9 +4,9 @@ import HiDiffCore
 /// linear layer on tokens with `use_linear_projection`), the transformer blocks, `proj_out`, residual.
 public struct Transformer2DModel: Sendable {
     public var normWeight: Tensor, normBias: Tensor
-    public var projInWeight: Tensor, projInBias: Tensor
+    public var projInWeight: LayerWeight, projInBias: Tensor
     public var blocks: [BasicTransformerBlock]
-    public var projOutWeight: Tensor, projOutBias: Tensor
+    public var projOutWeight: LayerWeight, projOutBias: Tensor
     public var groups: Int
     public var useLinearProjection: Bool
     public var eps: Float = 1e-6
@@ -24,7 +24,7 @@ public struct Transformer2DModel: Sendable {
         normBias = try w("norm.bias", shape: [channels])
         let projInShape = useLinearProjection ? [inner, channels] : [inner, channels, 1, 1]
         let projOutShape = useLinearProjection ? [channels, inner] : [channels, inner, 1, 1]
-        projInWeight = try w("proj_in.weight", shape: projInShape)
+        projInWeight = try w.matrix("proj_in.weight", shape: projInShape)
         projInBias = try w("proj_in.bias", shape: [inner])
         blocks = try (0..<layers).map { i in
             try BasicTransformerBlock(
@@ -32,7 +32,7 @@ public struct Transformer2DModel: Sendable {
                 path: TransformerBlockPath(stage, attention: attention, block: i),
                 dim: inner, heads: heads, headDim: headDim, crossAttentionDim: crossAttentionDim)
         }
-        projOutWeight = try w("proj_out.weight", shape: projOutShape)
+        projOutWeight = try w.matrix("proj_out.weight", shape: projOutShape)
         projOutBias = try w("proj_out.bias", shape: [channels])
         self.groups = groups
         self.useLinearProjection = useLinearProjection

@@ -9,7 +9,7 @@ import HiDiffCore
 /// `forward_upsample_size`), which RAU-Net's resized levels rely on.
 public struct UNet2DConditionModel: Sendable {
     public let config: UNetConfig
-    public var convInWeight: Tensor, convInBias: Tensor
+    public var convInWeight: LayerWeight, convInBias: Tensor
     public var timeProjection: TimestepProjection
     public var timeEmbedding: TimestepEmbedding
     /// SDXL: `add_time_proj` / `add_embedding`.
@@ -19,7 +19,7 @@ public struct UNet2DConditionModel: Sendable {
     public var midBlock: UNetMidBlock?
     public var upBlocks: [UNetUpBlock]
     public var normOutWeight: Tensor, normOutBias: Tensor
-    public var convOutWeight: Tensor, convOutBias: Tensor
+    public var convOutWeight: LayerWeight, convOutBias: Tensor
     public var activation: DiffusersActivation
     let groups: Int
     let crossAttentionDims: [Int]
@@ -40,7 +40,7 @@ public struct UNet2DConditionModel: Sendable {
         crossAttentionDims = blocks.crossAttentionDims
 
         let kIn = config.convInKernel, kOut = config.convOutKernel
-        convInWeight = try weights("conv_in.weight", shape: [c0, config.inChannels, kIn, kIn])
+        convInWeight = try weights.matrix("conv_in.weight", shape: [c0, config.inChannels, kIn, kIn])
         convInBias = try weights("conv_in.bias", shape: [c0])
         timeProjection = TimestepProjection(channels: c0, flipSinToCos: config.flipSinToCos,
                                             downscaleFreqShift: Float(config.freqShift))
@@ -93,7 +93,7 @@ public struct UNet2DConditionModel: Sendable {
         upBlocks = up
         normOutWeight = try weights("conv_norm_out.weight", shape: [c0])
         normOutBias = try weights("conv_norm_out.bias", shape: [c0])
-        convOutWeight = try weights("conv_out.weight", shape: [config.outChannels, c0, kOut, kOut])
+        convOutWeight = try weights.matrix("conv_out.weight", shape: [config.outChannels, c0, kOut, kOut])
         convOutBias = try weights("conv_out.bias", shape: [config.outChannels])
     }
 

@@ -2,10 +2,10 @@ import HiDiffCore
 
 /// diffusers' `Upsample2D` with a conv: legacy-nearest resize, then a 3x3 conv (padding 1).
 public struct Upsample2D: Sendable {
-    public var weight: Tensor, bias: Tensor
+    public var weight: LayerWeight, bias: Tensor
 
     public init(_ w: Weights, channels: Int, outChannels: Int? = nil) throws {
-        weight = try w("conv.weight", shape: [outChannels ?? channels, channels, 3, 3])
+        weight = try w.matrix("conv.weight", shape: [outChannels ?? channels, channels, 3, 3])
         bias = try w("conv.bias", shape: [outChannels ?? channels])
     }
 

@@ -6,8 +6,8 @@ public struct AutoencoderKL: Sendable {
     public let config: VAEConfig
     public var encoder: VAEEncoder
     public var decoder: VAEDecoder
-    public var quantConvWeight: Tensor?, quantConvBias: Tensor?
-    public var postQuantConvWeight: Tensor?, postQuantConvBias: Tensor?
+    public var quantConvWeight: LayerWeight?, quantConvBias: Tensor?
+    public var postQuantConvWeight: LayerWeight?, postQuantConvBias: Tensor?
 
     /// Loads every weight (`encoder.*`, `decoder.*`, `quant_conv.*`, `post_quant_conv.*`) as diffusers saves them.
     public init(config: VAEConfig, weights: Weights) throws {
@@ -17,11 +17,11 @@ public struct AutoencoderKL: Sendable {
         decoder = try VAEDecoder(weights.scoped("decoder"), config: config)
         let z = config.latentChannels
         if config.useQuantConv {
-            quantConvWeight = try weights("quant_conv.weight", shape: [2 * z, 2 * z, 1, 1])
+            quantConvWeight = try weights.matrix("quant_conv.weight", shape: [2 * z, 2 * z, 1, 1])
             quantConvBias = try weights("quant_conv.bias", shape: [2 * z])
         }
         if config.usePostQuantConv {
-            postQuantConvWeight = try weights("post_quant_conv.weight", shape: [z, z, 1, 1])
+            postQuantConvWeight = try weights.matrix("post_quant_conv.weight", shape: [z, z, 1, 1])
             postQuantConvBias = try weights("post_quant_conv.bias", shape: [z])
         }
     }

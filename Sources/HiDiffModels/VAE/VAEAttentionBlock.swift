@@ -5,10 +5,10 @@ import HiDiffCore
 /// (query/key/value/proj_attn) that diffusers converts on load.
 public struct VAEAttentionBlock: Sendable {
     public var normWeight: Tensor, normBias: Tensor
-    public var toQ: Tensor, toQBias: Tensor
-    public var toK: Tensor, toKBias: Tensor
-    public var toV: Tensor, toVBias: Tensor
-    public var toOut: Tensor, toOutBias: Tensor
+    public var toQ: LayerWeight, toQBias: Tensor
+    public var toK: LayerWeight, toKBias: Tensor
+    public var toV: LayerWeight, toVBias: Tensor
+    public var toOut: LayerWeight, toOutBias: Tensor
     public var groups: Int
     public var eps: Float
     public var heads: Int = 1
@@ -20,13 +20,13 @@ public struct VAEAttentionBlock: Sendable {
         let legacy = !w.contains("to_q.weight") && w.contains("query.weight")
         let names = legacy ? ["query", "key", "value", "proj_attn"] : ["to_q", "to_k", "to_v", "to_out.0"]
         let square = [channels, channels]
-        toQ = try w("\(names[0]).weight", shape: square)
+        toQ = try w.matrix("\(names[0]).weight", shape: square)
         toQBias = try w("\(names[0]).bias", shape: [channels])
-        toK = try w("\(names[1]).weight", shape: square)
+        toK = try w.matrix("\(names[1]).weight", shape: square)
         toKBias = try w("\(names[1]).bias", shape: [channels])
-        toV = try w("\(names[2]).weight", shape: square)
+        toV = try w.matrix("\(names[2]).weight", shape: square)
         toVBias = try w("\(names[2]).bias", shape: [channels])
-        toOut = try w("\(names[3]).weight", shape: square)
+        toOut = try w.matrix("\(names[3]).weight", shape: square)
         toOutBias = try w("\(names[3]).bias", shape: [channels])
         self.groups = groups
         self.eps = eps
@@ -40,7 +40,8 @@ public struct VAEAttentionBlock: Sendable {
         let q = tokens.linear(weight: toQ, bias: toQBias)
         let k = tokens.linear(weight: toK, bias: toKBias)
         let v = tokens.linear(weight: toV, bias: toVBias)
-        let o = try Tensor.attention(query: q, key: k, value: v, heads: heads, collective: collective)
+        let o = try Tensor.attention(query: q, key: k, value: v, heads: heads, precision: toQ.precision,
+                                     collective: collective)
             .linear(weight: toOut, bias: toOutBias)
         let sum = o.tokensToNCHW(height: height, width: width) + x
         return rescaleOutputFactor == 1 ? sum : sum / rescaleOutputFactor

@@ -3,12 +3,12 @@ import HiDiffCore
 /// diffusers' VAE `Decoder`: conv_in, mid block, `UpDecoderBlock2D`s (layers_per_block + 1 resnets, then a
 /// 2x nearest upsample + conv except after the last), GroupNorm, SiLU, conv_out.
 public struct VAEDecoder: Sendable {
-    public var convInWeight: Tensor, convInBias: Tensor
+    public var convInWeight: LayerWeight, convInBias: Tensor
     public var midBlock: VAEMidBlock
     /// Per up block: its resnets and optional upsampler.
     public var upBlocks: [(resnets: [ResnetBlock2D], upsampler: Upsample2D?)]
     public var normOutWeight: Tensor, normOutBias: Tensor
-    public var convOutWeight: Tensor, convOutBias: Tensor
+    public var convOutWeight: LayerWeight, convOutBias: Tensor
     public var groups: Int
     public var activation: DiffusersActivation
 
@@ -16,7 +16,7 @@ public struct VAEDecoder: Sendable {
         let act = try DiffusersActivation(configValue: config.actFn, field: "act_fn")
         let reversed = Array(config.blockOutChannels.reversed())
         let groups = config.normNumGroups
-        convInWeight = try w("conv_in.weight", shape: [reversed[0], config.latentChannels, 3, 3])
+        convInWeight = try w.matrix("conv_in.weight", shape: [reversed[0], config.latentChannels, 3, 3])
         convInBias = try w("conv_in.bias", shape: [reversed[0]])
         midBlock = try VAEMidBlock(w.scoped("mid_block"), channels: reversed[0], groups: groups, activation: act)
         var blocks: [(resnets: [ResnetBlock2D], upsampler: Upsample2D?)] = []
@@ -38,7 +38,7 @@ public struct VAEDecoder: Sendable {
         let first = config.blockOutChannels[0]
         normOutWeight = try w("conv_norm_out.weight", shape: [first])
         normOutBias = try w("conv_norm_out.bias", shape: [first])
-        convOutWeight = try w("conv_out.weight", shape: [config.outChannels, first, 3, 3])
+        convOutWeight = try w.matrix("conv_out.weight", shape: [config.outChannels, first, 3, 3])
         convOutBias = try w("conv_out.bias", shape: [config.outChannels])
         self.groups = groups
         activation = act

@@ -3,12 +3,12 @@ import HiDiffCore
 /// diffusers' VAE `Encoder`: conv_in, `DownEncoderBlock2D`s (resnets, then a downsampler with asymmetric
 /// padding except after the last), mid block, GroupNorm, SiLU, conv_out to 2 x latent channels.
 public struct VAEEncoder: Sendable {
-    public var convInWeight: Tensor, convInBias: Tensor
+    public var convInWeight: LayerWeight, convInBias: Tensor
     /// Per down block: its resnets and optional downsampler.
     public var downBlocks: [(resnets: [ResnetBlock2D], downsampler: Downsample2D?)]
     public var midBlock: VAEMidBlock
     public var normOutWeight: Tensor, normOutBias: Tensor
-    public var convOutWeight: Tensor, convOutBias: Tensor
+    public var convOutWeight: LayerWeight, convOutBias: Tensor
     public var groups: Int
     public var activation: DiffusersActivation
 
@@ -16,7 +16,7 @@ public struct VAEEncoder: Sendable {
         let act = try DiffusersActivation(configValue: config.actFn, field: "act_fn")
         let channels = config.blockOutChannels
         let groups = config.normNumGroups
-        convInWeight = try w("conv_in.weight", shape: [channels[0], config.inChannels, 3, 3])
+        convInWeight = try w.matrix("conv_in.weight", shape: [channels[0], config.inChannels, 3, 3])
         convInBias = try w("conv_in.bias", shape: [channels[0]])
         var blocks: [(resnets: [ResnetBlock2D], downsampler: Downsample2D?)] = []
         var output = channels[0]
@@ -38,7 +38,7 @@ public struct VAEEncoder: Sendable {
         midBlock = try VAEMidBlock(w.scoped("mid_block"), channels: last, groups: groups, activation: act)
         normOutWeight = try w("conv_norm_out.weight", shape: [last])
         normOutBias = try w("conv_norm_out.bias", shape: [last])
-        convOutWeight = try w("conv_out.weight", shape: [2 * config.latentChannels, last, 3, 3])
+        convOutWeight = try w.matrix("conv_out.weight", shape: [2 * config.latentChannels, last, 3, 3])
         convOutBias = try w("conv_out.bias", shape: [2 * config.latentChannels])
         self.groups = groups
         activation = act

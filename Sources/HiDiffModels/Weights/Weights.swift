@@ -9,16 +9,35 @@ public struct Weights: Sendable {
     public let source: any TensorSource
     /// The dotted prefix of this view without a trailing dot ("" for the root).
     public let prefix: String
+    /// The precision `matrix(_:shape:)` keeps layer weights in (norms, biases and embeddings stay float32).
+    public let precision: Precision
 
     /// A view of `source` under `prefix` ("" for all tensors; a trailing "." is optional).
-    public init(_ source: any TensorSource, prefix: String = "") {
+    public init(_ source: any TensorSource, prefix: String = "", precision: Precision = .fp32) {
         self.source = source
         self.prefix = prefix.hasSuffix(".") ? String(prefix.dropLast()) : prefix
+        self.precision = precision
     }
 
     /// The view under `component`, appended to this prefix with a dot.
     public func scoped(_ component: String) -> Weights {
-        component.isEmpty ? self : Weights(source, prefix: fullName(component))
+        component.isEmpty ? self : Weights(source, prefix: fullName(component), precision: precision)
+    }
+
+    /// The same view with layer weights kept at `precision`.
+    public func with(precision: Precision) -> Weights {
+        Weights(source, prefix: prefix, precision: precision)
+    }
+
+    /// The weight of a linear layer or convolution `name`, which must have exactly `shape`, kept at this
+    /// view's precision.
+    public func matrix(_ name: String, shape: [Int]) throws -> LayerWeight {
+        LayerWeight(try self(name, shape: shape), precision: precision)
+    }
+
+    /// Like `matrix(_:shape:)`, but nil when the tensor is absent.
+    public func optionalMatrix(_ name: String, shape: [Int]) throws -> LayerWeight? {
+        try optional(name, shape: shape).map { LayerWeight($0, precision: precision) }
     }
 
     /// The name of `name` in the underlying source (the prefix joined with a dot).

@@ -1,0 +1,25 @@
+import CDNNL
+
+/// One line naming the kernels this process runs, for `hidiff bench`, verbose output and the worker's
+/// registration: OpenBLAS's core type (and the one it was corrected from) for float32, oneDNN's instruction
+/// set for bfloat16.
+public enum KernelSummary {
+    /// e.g. "OpenBLAS Cooperlake (corrected from Prescott); oneDNN 2.6.3 avx512_core_amx (bf16 native)".
+    public static var text: String {
+        let correction = OpenBLASCoreType.appliedCorrection.map { " (corrected from \($0.from))" } ?? ""
+        return "OpenBLAS \(OpenBLASCoreType.corename)\(correction); \(bfloat16)"
+    }
+
+    /// How bfloat16 products run here.
+    public static var bfloat16: String {
+        switch BFloat16GEMM.shared {
+        case let .failure(error):
+            return "bf16 unavailable (\(error))"
+        case let .success(engine):
+            let v = dnnl_version()!.pointee
+            let path = !engine.usesOneDNN ? "bf16 by conversion to float32"
+                : BFloat16GEMM.isNative ? "bf16 native" : "bf16 emulated"
+            return "oneDNN \(v.major).\(v.minor).\(v.patch) \(BFloat16GEMM.instructionSet) (\(path))"
+        }
+    }
+}

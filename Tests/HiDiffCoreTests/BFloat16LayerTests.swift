@@ -1,0 +1,88 @@
+import HiDiffCore
+import HiDiffTestSupport
+import XCTest
+
+/// Linear layers, convolutions and attention with `--precision bf16`: each equals the float32 kernel run on
+/// the same inputs rounded to bfloat16, within float32's summation error (linear, convolution: the products
+/// of two bfloat16 values are exact) or within the bound the rounding of attention's softmax weights allows.
+final class BFloat16LayerTests: XCTestCase {
+    func testWeightsAreKeptRoundedInHalfTheBytes() {
+        var g = SplitMix(seed: 71)
+        let w = g.tensor([24, 40])
+        let kept = LayerWeight(w, precision: .bf16)
+        XCTAssertEqual(kept.precision, .bf16)
+        XCTAssertEqual(kept.shape, [24, 40])
+        XCTAssertEqual(kept.byteCount, 24 * 40 * 2)
+        XCTAssertEqual(LayerWeight(w).byteCount, 24 * 40 * 4)
+        guard case let .bfloat16(bits) = kept.storage else { return XCTFail("stored as float32") }
+        XCTAssertEqual(bits, w.data.map(bfloat16Bits))
+        XCTAssertEqual(kept.float32.data, w.data.map { floatFromBFloat16(bfloat16Bits($0)) })
+        XCTAssertGreaterThan(w.maxAbsDifference(kept.float32), 0, "rounding changed something")
+        // The vector conversion equals the scalar rule on every kind of value, at every offset.
+        let specials: [Float] = [0, -0.0, 1 + 0x1p-8, 1 + 3 * 0x1p-8, .infinity, -.infinity, .nan,
+                                 .greatestFiniteMagnitude, 0x1p-130, -3.3e38]
+        let values = (0..<37).flatMap { _ in specials } + (0..<100).map { _ in g.next() * 1e5 }
+        XCTAssertEqual(Tensor(shape: [values.count], data: values).bfloat16Bits(), values.map(bfloat16Bits))
+    }
+
+    func testLinearEqualsFloat32OnRoundedInputs() {
+        var g = SplitMix(seed: 72)
+        // Shapes below and above the size where the product is split over the cores.
+        for (rows, inF, outF) in [(3, 7, 5), (2 * 77, 40, 96), (4096, 64, 160)] {
+            let x = g.tensor([2, rows / 2 + rows % 2, inF]), w = g.tensor([outF, inF]), b = g.tensor([outF])
+            for bias in [b, nil] {
+                let got = x.linear(weight: LayerWeight(w, precision: .bf16), bias: bias)
+                let want = x.roundedToBFloat16().linear(weight: w.roundedToBFloat16(), bias: bias)
+                XCTAssertLessThanOrEqual(relativeError(got, want), 1e-5, "\(rows)x\(inF)->\(outF) bias \(bias != nil)")
+            }
+        }
+    }
+
+    func testConvolutionEqualsFloat32OnRoundedInputs() {
+        var g = SplitMix(seed: 73)
+        // (batch, in, out, size, kernel, stride, padding, dilation): 1x1, 3x3 with and without stride and
+        // dilation, odd sizes, and one large enough to be split over the cores.
+        let cases = [(1, 3, 5, 9, 1, 1, 0, 1), (2, 6, 4, 11, 3, 1, 1, 1), (1, 5, 7, 13, 3, 2, 1, 1),
+                     (2, 4, 6, 12, 3, 1, 2, 2), (1, 64, 64, 32, 3, 1, 1, 1), (2, 8, 3, 10, 3, 2, 0, 1)]
+        for (n, c, o, size, k, s, p, d) in cases {
+            let x = g.tensor([n, c, size, size + 1]), w = g.tensor([o, c, k, k]), b = g.tensor([o])
+            let got = x.conv2d(weight: LayerWeight(w, precision: .bf16), bias: b, stride: s, padding: p, dilation: d)
+            let want = x.roundedToBFloat16().conv2d(weight: w.roundedToBFloat16(), bias: b, stride: s, padding: p,
+                                                    dilation: d)
+            XCTAssertLessThanOrEqual(relativeError(got, want), 2e-5, "conv \(n)x\(c)->\(o) \(size)px k\(k) s\(s) p\(p) d\(d)")
+        }
+    }
+
+    func testStripedConvolutionEqualsTheWholeMapInBFloat16() throws {
+        var g = SplitMix(seed: 74)
+        let x = g.tensor([2, 8, 23, 10]), w = LayerWeight(g.tensor([6, 8, 3, 3]), precision: .bf16)
+        let b = g.tensor([6])
+        let whole = x.conv2d(weight: w, bias: b, padding: 1)
+        let rows = [8, 8, 7]
+        let parts = try LocalGroup(size: 3).run { rank, collective in
+            try x.stripe(rank, rows: rows).conv2d(weight: w, bias: b, padding: 1, collective: collective)
+        }
+        XCTAssertLessThanOrEqual(relativeError(Tensor.concat(parts, axis: 2), whole), 1e-6)
+    }
+
+    /// Q, K and V rounded as the bfloat16 path rounds them, and the softmax weights rounded before they
+    /// multiply V: each output is a weighted mean of V's rows whose weights are off by at most 2^-9 relative,
+    /// so it is within 2^-9 max|V| of the float32 attention of the rounded inputs (plus float32 noise).
+    func testAttentionIsWithinTheWeightRoundingOfFloat32() {
+        var g = SplitMix(seed: 75)
+        // (batch, queries, keys, channels, value channels, heads, causal): heads of 40 (padded to 64) and 64,
+        // several key blocks with a partial last one, a value width of its own, causal.
+        let cases = [(2, 300, 1100, 80, 80, 2, false), (1, 64, 77, 128, 128, 2, false), (1, 130, 130, 96, 48, 3, true),
+                     (2, 257, 2048, 40, 40, 1, false)]
+        for (b, lq, lk, c, cv, heads, causal) in cases {
+            let q = g.tensor([b, lq, c]) * 3, k = g.tensor([b, lk, c]) * 3, v = g.tensor([b, lk, cv])
+            let got = Tensor.attention(query: q, key: k, value: v, heads: heads, causal: causal, precision: .bf16)
+            let want = Tensor.attention(query: q.roundedToBFloat16(), key: k.roundedToBFloat16(),
+                                        value: v.roundedToBFloat16(), heads: heads, causal: causal)
+            let bound = Float(0x1p-9) * v.maxAbs * 1.05 + 1e-5
+            XCTAssertLessThanOrEqual(got.maxAbsDifference(want), bound, "attention \(b)x\(lq)x\(lk) c\(c) cv\(cv) h\(heads) causal \(causal)")
+            // And it is not simply float32 attention: the weights were rounded.
+            XCTAssertGreaterThan(got.maxAbsDifference(want), 0)
+        }
+    }
+}
