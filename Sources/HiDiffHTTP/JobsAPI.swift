@@ -76,7 +76,8 @@ struct JobsAPI: Sendable {
             throw APIError.invalid("request.init_image", "is a path on the submitting machine; send the PNG itself as base64 in init_image")
         }
         // Types first, so a wrong one is named by its key path (the decoder's own message is less direct).
-        for key in ["prompt", "negative_prompt", "prompt_2", "negative_prompt_2", "scheduler", "hidiffusion", "family"] {
+        for key in ["prompt", "negative_prompt", "prompt_2", "negative_prompt_2", "scheduler", "hidiffusion", "family",
+                    "precision"] {
             _ = try requestFields.string(key)
         }
         for key in ["width", "height", "steps"] { _ = try requestFields.int(key) }

@@ -12,7 +12,7 @@ public enum FrameCodec {
     /// Header bytes 0-2.
     public static let magic: [UInt8] = Array("HDF".utf8)
     /// Header byte 3, and the `version` a worker puts in its hello.
-    public static let protocolVersion: UInt8 = 1
+    public static let protocolVersion: UInt8 = 2
     /// Bytes before the payload.
     public static let headerSize = 12
 

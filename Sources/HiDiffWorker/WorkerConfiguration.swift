@@ -40,9 +40,8 @@ public struct WorkerConfiguration: Sendable {
     /// plain TCP, with a warning at start.
     public var tls: LinkTLS?
     /// Send a preview of the image forming (`Message.preview`, a PNG of the latent through `LatentPreview`)
-    /// every this many steps; 0: none. Off by default: a coordinator older than that message closes the
-    /// link of a worker that sends one, so turn it on once the coordinators understand it.
-    public var previewEvery: Int = 0
+    /// every this many steps; 0: none. The message came with protocol version 2, which the hello checks.
+    public var previewEvery: Int = 5
 
     public init(name: String, coordinators: [Endpoint], token: [UInt8], memoryBytes: Int64, address: String) {
         self.name = name

@@ -104,8 +104,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "HOST:PORT the other members dial (default: the --peer-listen host, or --address when listening on all interfaces, and the bound port).")
     var peerAddress: String?
     @OptionGroup var tls: TLSOptions
-    @Option(help: "Send a preview of the image forming (the latent mapped to RGB, no VAE call) every N steps; 0: none. Needs coordinators as new as this worker: older ones close the link on it.")
-    var previewEvery: Int = 0
+    @Option(help: "Send a preview of the image forming (the latent mapped to RGB, no VAE call) every N steps; 0: none.")
+    var previewEvery: Int = 5
 
     func run() async throws {
         let endpoints = try coordinator.split(separator: ",").map {

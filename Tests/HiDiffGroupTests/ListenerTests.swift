@@ -103,7 +103,7 @@ final class ListenerTests: XCTestCase {
             Array("HDF".utf8) + [1, MessageType.peerData.rawValue, 0, 0, 0, 0, 0, 0x10, 0],  // 1 MiB unauthenticated
             Array("HDF".utf8) + [1, MessageType.peerHello.rawValue, 0, 0, 0, 3, 0, 0, 1, 2, 3],
             FrameCodec.frame(.peerProof(proof: Array(repeating: 1, count: 32))).readableBytesView.map { $0 },
-            FrameCodec.frame(.hello(version: 1, name: "worker", nonce: TokenAuth.makeNonce())).readableBytesView.map { $0 },
+            FrameCodec.frame(.hello(version: UInt16(FrameCodec.protocolVersion), name: "worker", nonce: TokenAuth.makeNonce())).readableBytesView.map { $0 },
         ]
         for bytes in inputs {
             let socket = try RawSocket.connect(port: port)

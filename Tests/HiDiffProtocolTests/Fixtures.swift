@@ -37,7 +37,7 @@ enum Fixtures {
 
     /// At least one message per case and per interesting field combination (nil / non-nil, empty / non-empty).
     static let messages: [Message] = [
-        .hello(version: 1, name: "worker-é-1", nonce: nonceA),
+        .hello(version: UInt16(FrameCodec.protocolVersion), name: "worker-é-1", nonce: nonceA),
         .hello(version: 7, name: "", nonce: nonceB),
         .challenge(nonce: nonceB, proof: nonceA),
         .proof(proof: nonceB),
@@ -136,7 +136,7 @@ enum Fixtures {
     }
 
     /// A frame with an arbitrary header and payload, for hand-made malformed input.
-    static func rawFrame(type: UInt8, payload: [UInt8], version: UInt8 = 1, flags: UInt8 = 0,
+    static func rawFrame(type: UInt8, payload: [UInt8], version: UInt8 = FrameCodec.protocolVersion, flags: UInt8 = 0,
                         reserved: UInt16 = 0, length: UInt32? = nil) -> [UInt8] {
         var b = ByteBuffer()
         b.writeBytes(Array("HDF".utf8))

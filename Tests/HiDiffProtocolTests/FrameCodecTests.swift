@@ -29,7 +29,7 @@ final class FrameCodecTests: XCTestCase {
 
     func testKnownByteLayoutOfACancelFrame() {
         XCTAssertEqual(Fixtures.bytes(.cancel(jobID: 0x0102, attempt: 3)),
-                       [0x48, 0x44, 0x46, 1, 12, 0, 0, 0, 12, 0, 0, 0,
+                       [0x48, 0x44, 0x46, FrameCodec.protocolVersion, 12, 0, 0, 0, 12, 0, 0, 0,
                         0x02, 0x01, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0])
     }
 
@@ -143,7 +143,7 @@ final class FrameCodecTests: XCTestCase {
 
     func testEncodeCheckedRefusesWhatThePeerWouldRefuse() {
         let refused: [(Message, ProtocolError)] = [
-            (.hello(version: 1, name: "w", nonce: [1, 2, 3]),
+            (.hello(version: UInt16(FrameCodec.protocolVersion), name: "w", nonce: [1, 2, 3]),
              .invalidField(name: "hello.nonce", reason: "must be 32 bytes, got 3")),
             (.challenge(nonce: Fixtures.nonceA, proof: []),
              .invalidField(name: "challenge.proof", reason: "must be 32 bytes, got 0")),

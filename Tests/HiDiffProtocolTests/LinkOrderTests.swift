@@ -39,7 +39,7 @@ final class LinkOrderTests: XCTestCase {
 
     func testRegisterBeforeProof() {
         var c = coordinator()
-        _ = c.received(.hello(version: 1, name: "w1", nonce: Fixtures.nonceA), now: 0)
+        _ = c.received(.hello(version: UInt16(FrameCodec.protocolVersion), name: "w1", nonce: Fixtures.nonceA), now: 0)
         assertClosedUnexpected(c.received(.register(Fixtures.info), now: 0), c, message: "register",
                                state: "awaiting proof")
         XCTAssertFalse(c.isRegistered)
@@ -53,11 +53,11 @@ final class LinkOrderTests: XCTestCase {
 
     func testSecondHello() {
         var c = coordinator()
-        _ = c.received(.hello(version: 1, name: "w1", nonce: Fixtures.nonceA), now: 0)
-        assertClosedUnexpected(c.received(.hello(version: 1, name: "w1", nonce: Fixtures.nonceA), now: 0), c,
+        _ = c.received(.hello(version: UInt16(FrameCodec.protocolVersion), name: "w1", nonce: Fixtures.nonceA), now: 0)
+        assertClosedUnexpected(c.received(.hello(version: UInt16(FrameCodec.protocolVersion), name: "w1", nonce: Fixtures.nonceA), now: 0), c,
                                message: "hello", state: "awaiting proof")
         var h = registeredPair()
-        assertClosedUnexpected(h.coordinator.received(.hello(version: 1, name: "w1", nonce: Fixtures.nonceA), now: 0),
+        assertClosedUnexpected(h.coordinator.received(.hello(version: UInt16(FrameCodec.protocolVersion), name: "w1", nonce: Fixtures.nonceA), now: 0),
                                h.coordinator, message: "hello", state: "registered")
     }
 
@@ -81,7 +81,7 @@ final class LinkOrderTests: XCTestCase {
         var c = coordinator()
         _ = c.received(.drain, now: 0)
         XCTAssertTrue(c.isClosed)
-        XCTAssertEqual(c.received(.hello(version: 1, name: "w1", nonce: Fixtures.nonceA), now: 0), [])
+        XCTAssertEqual(c.received(.hello(version: UInt16(FrameCodec.protocolVersion), name: "w1", nonce: Fixtures.nonceA), now: 0), [])
         XCTAssertEqual(c.tick(now: 1000), [])
         XCTAssertEqual(c.send(.drain), [])
         XCTAssertEqual(c.close(reason: "again"), [])
@@ -103,7 +103,7 @@ final class LinkOrderTests: XCTestCase {
                                           now: 0), w, message: "assign", state: "awaiting challenge")
 
         var h = registeredPair()
-        assertClosedUnexpected(h.worker.received(.hello(version: 1, name: "c", nonce: Fixtures.nonceB), now: 0),
+        assertClosedUnexpected(h.worker.received(.hello(version: UInt16(FrameCodec.protocolVersion), name: "c", nonce: Fixtures.nonceB), now: 0),
                                h.worker, message: "hello", state: "authenticated")
         h = registeredPair()
         assertClosedUnexpected(h.worker.received(.challenge(nonce: Fixtures.nonceB, proof: Fixtures.nonceA), now: 0),

@@ -13,7 +13,7 @@ final class LinkTimingTests: XCTestCase {
                                 now: 100, nonce: Fixtures.nonceB)
         XCTAssertEqual(c.handshakeTimeout, 10)
         XCTAssertEqual(c.tick(now: 105), [])
-        _ = c.received(.hello(version: 1, name: "w1", nonce: Fixtures.nonceA), now: 106)  // progress does not reset it
+        _ = c.received(.hello(version: UInt16(FrameCodec.protocolVersion), name: "w1", nonce: Fixtures.nonceA), now: 106)  // progress does not reset it
         XCTAssertEqual(c.tick(now: 109.9), [])
         let actions = c.tick(now: 110)
         XCTAssertTrue(isTimeoutClose(actions, c.failure), "\(actions)")

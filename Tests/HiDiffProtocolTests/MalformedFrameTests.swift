@@ -20,7 +20,8 @@ final class MalformedFrameTests: XCTestCase {
     }
 
     func testUnsupportedVersion() {
-        XCTAssertEqual(Fixtures.decodeError(Fixtures.rawFrame(type: 14, payload: [], version: 2)), .unsupportedVersion(2))
+        XCTAssertEqual(Fixtures.decodeError(Fixtures.rawFrame(type: 14, payload: [], version: 1)), .unsupportedVersion(1))
+        XCTAssertEqual(Fixtures.decodeError(Fixtures.rawFrame(type: 14, payload: [], version: 3)), .unsupportedVersion(3))
         XCTAssertEqual(Fixtures.decodeError(Fixtures.rawFrame(type: 14, payload: [], version: 0)), .unsupportedVersion(0))
     }
 

@@ -7,12 +7,14 @@
 # throughput as a fraction of that peak.
 #
 #   ops/bench/unet-vs-torch.sh [--model DIR] [--sizes "512 1024"] [--runs N] [--warmup N] [--batch B]
-#                              [--python PY] [--hidiff BIN]
+#                              [--python PY] [--hidiff BIN] [--precision fp32|bf16]
 #
 # Defaults: --model /work/fullsize/sd15/unet (make_fullsize.py writes it: random weights, real SD 1.5 config),
 # --sizes "512 1024" (latents 64x64 and 128x128), --runs 3, --warmup 1 (untimed forwards before the timed
 # ones, each tool), --batch 2, --python /work/venv/bin/python, --hidiff .build/release/hidiff (built first
-# if missing: `swift build -c release --product hidiff`).
+# if missing: `swift build -c release --product hidiff`), --precision fp32. With --precision bf16, PyTorch runs
+# twice (torch.autocast bfloat16 with float32 weights, then the weights cast to bfloat16), hidiff runs
+# `--precision bf16`, and the peak is oneDNN's bfloat16 GEMM's.
 #
 # Wall-clock medians are only meaningful on an otherwise idle machine; both tools also report CPU seconds
 # per forward (median_cpu_s), which degrade far less when other jobs share the cores, and the last column
@@ -26,6 +28,7 @@ WARMUP=1
 BATCH=2
 PY=/work/venv/bin/python
 HIDIFF=.build/release/hidiff
+PRECISION=fp32
 while [ $# -gt 0 ]; do
     case "$1" in
         --model) MODEL=$2; shift 2 ;;
@@ -35,7 +38,8 @@ while [ $# -gt 0 ]; do
         --batch) BATCH=$2; shift 2 ;;
         --python) PY=$2; shift 2 ;;
         --hidiff) HIDIFF=$2; shift 2 ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        --precision) PRECISION=$2; shift 2 ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "unet-vs-torch.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -51,30 +55,49 @@ trap 'rm -rf "$OUT"' EXIT
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for size in $SIZES; do
     echo "== ${size}x${size}, batch $BATCH: PyTorch" >&2
+    TORCH_PRECISION=fp32
+    [ "$PRECISION" = bf16 ] && TORCH_PRECISION=bf16-autocast
     "$PY" tools/reference/bench_torch_unet.py --model "$MODEL" -W "$size" -H "$size" --batch "$BATCH" \
-        --runs "$RUNS" --warmup "$WARMUP" | tee "$OUT/torch-$size.json"
+        --runs "$RUNS" --warmup "$WARMUP" --precision "$TORCH_PRECISION" | tee "$OUT/torch-$size.json"
+    if [ "$PRECISION" = bf16 ]; then
+        echo "== ${size}x${size}, batch $BATCH: PyTorch, bfloat16 weights" >&2
+        "$PY" tools/reference/bench_torch_unet.py --model "$MODEL" -W "$size" -H "$size" --batch "$BATCH" \
+            --runs "$RUNS" --warmup "$WARMUP" --precision bf16 | tee "$OUT/torchw-$size.json"
+    fi
     echo "== ${size}x${size}, batch $BATCH: hidiff" >&2
     "$HIDIFF" bench unet --model "$MODEL" -W "$size" -H "$size" --batch "$BATCH" --runs "$RUNS" --warmup "$WARMUP" \
-        | tee "$OUT/hidiff-$size.json"
+        --precision "$PRECISION" | tee "$OUT/hidiff-$size.json"
 done
 "$HIDIFF" bench sgemm --size 2048 --runs 10 | tee "$OUT/sgemm.json"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-"$PY" - "$OUT" $SIZES <<'EOF'
-import json, sys
-out, sizes = sys.argv[1], sys.argv[2:]
+"$PY" - "$OUT" "$PRECISION" $SIZES <<'EOF'
+import json, os, sys
+out, precision, sizes = sys.argv[1], sys.argv[2], sys.argv[3:]
 read = lambda name: json.load(open(f"{out}/{name}.json"))
 peak = read("sgemm")
-print(f"\nSGEMM peak (n=2048): {peak['gflops']:.0f} GFLOPS wall, {peak['gflops_per_cpu_s']:.0f} GFLOPS per CPU-second")
+if precision == "bf16":
+    # The peak of the products bfloat16 mode runs: oneDNN's bfloat16 GEMM at the same size.
+    peak = {"gflops": peak["bf16_gflops"], "gflops_per_cpu_s": peak["bf16_gflops_per_cpu_s"],
+            "what": f"oneDNN bfloat16 GEMM ({peak['bf16_isa']})"}
+else:
+    peak["what"] = f"OpenBLAS SGEMM ({peak['openblas_corename']})"
+print(f"\nprecision {precision}; kernels: {read(f'hidiff-{sizes[0]}')['kernels']}")
+print(f"GEMM peak (n=2048, {peak['what']}): {peak['gflops']:.0f} GFLOPS wall, {peak['gflops_per_cpu_s']:.0f} GFLOPS per CPU-second")
+for s in sizes:
+    if os.path.exists(f"{out}/torchw-{s}.json"):
+        w = read(f"torchw-{s}")
+        print(f"{s}x{s}: PyTorch with bfloat16 weights {w['median_s']:.2f} s ({w['median_cpu_s']:.1f} cpu-s), "
+              f"peak RSS {w['peak_rss_bytes'] >> 20} MiB")
 print(f"{'image':>9} {'torch s':>8} {'hidiff s':>9} {'torch/hidiff':>12} {'torch cpu-s':>11} {'hidiff cpu-s':>12}"
-      f" {'model GFLOP':>11} {'% peak':>7} {'% peak/cpu-s':>12}")
+      f" {'model GFLOP':>11} {'% peak':>7} {'% peak/cpu-s':>12} {'torch MiB':>9} {'hidiff MiB':>10}")
 for s in sizes:
     t, h = read(f"torch-{s}"), read(f"hidiff-{s}")
     frac = h["model_gflops_per_s"] / peak["gflops"]
     frac_cpu = h["model_gflop"] / h["median_cpu_s"] / peak["gflops_per_cpu_s"]
     print(f"{s + 'x' + s:>9} {t['median_s']:8.2f} {h['median_s']:9.2f} {t['median_s'] / h['median_s']:12.2f}"
           f" {t['median_cpu_s']:11.1f} {h['median_cpu_s']:12.1f} {h['model_gflop']:11.0f} {100 * frac:6.0f}%"
-          f" {100 * frac_cpu:11.0f}%")
+          f" {100 * frac_cpu:11.0f}% {t['peak_rss_bytes'] >> 20:9d} {h['peak_rss_bytes'] >> 20:10d}")
 print("(% peak: the model's direct-convolution GFLOP (what PyTorch computes) per second of hidiff's median, over"
       " the SGEMM peak; % peak/cpu-s: the same per CPU-second. Winograd convolutions issue fewer SGEMM flops,"
       " so these can exceed 100%.)")

@@ -29,12 +29,17 @@ def main():
     p.add_argument("--warmup", type=int, default=1, help="untimed forwards before the timed ones")
     p.add_argument("--vae-factor", type=int, default=8)
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    p.add_argument("--precision", choices=["fp32", "bf16-autocast", "bf16"], default="fp32",
+                   help="fp32; bf16-autocast: float32 weights under torch.autocast('cpu', bfloat16); "
+                        "bf16: the weights and inputs cast to bfloat16")
     args = p.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
 
     t0 = time.perf_counter()
     unet = UNet2DConditionModel.from_pretrained(args.model).eval()
+    if args.precision == "bf16":
+        unet = unet.to(torch.bfloat16)
     load_s = time.perf_counter() - t0
     g = torch.Generator().manual_seed(0)
     h, w = args.height // args.vae_factor, args.width // args.vae_factor
@@ -50,8 +55,12 @@ def main():
         kwargs["added_cond_kwargs"] = {"text_embeds": torch.randn((args.batch, pooled), generator=g),
                                        "time_ids": ids.repeat(args.batch, 1)}
 
+    if args.precision == "bf16":
+        sample, context = sample.to(torch.bfloat16), context.to(torch.bfloat16)
+        kwargs = {k: {n: t.to(torch.bfloat16) for n, t in v.items()} for k, v in kwargs.items()}
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16-autocast")
     walls, cpus = [], []
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast:
         for i in range(args.warmup + args.runs):
             w0, c0 = time.perf_counter(), time.process_time()
             unet(sample, t, encoder_hidden_states=context, **kwargs)
@@ -59,7 +68,7 @@ def main():
                 walls.append(time.perf_counter() - w0)
                 cpus.append(time.process_time() - c0)
     print(json.dumps({
-        "bench": "torch_unet", "model": args.model, "width": args.width, "height": args.height,
+        "bench": "torch_unet", "model": args.model, "precision": args.precision, "width": args.width, "height": args.height,
         "batch": args.batch, "runs": args.runs, "warmup": args.warmup, "median_s": statistics.median(walls), "min_s": min(walls),
         "median_cpu_s": statistics.median(cpus), "load_s": load_s, "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
