@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
@@ -65,23 +66,34 @@ let package = Package(
             "HiDiffCore",
             .product(name: "NIOCore", package: "swift-nio"),
         ], swiftSettings: swift6),
+        // TLS for every link (worker to coordinator, worker to worker, HTTP): one configuration from
+        // --tls-cert/--tls-key/--tls-ca, checked at start, turned into SwiftNIO SSL contexts.
+        .target(name: "HiDiffTLS", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swift6),
+        // Log lines for the long-running commands: one line per event (text or JSON), metadata as fields.
+        .target(name: "HiDiffLogging", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swift6),
         // Render groups: the TCP transport of the engine's Collective (a ring of authenticated peer links).
         .target(name: "HiDiffGroup", dependencies: [
-            "HiDiffCore", "HiDiffProtocol",
+            "HiDiffCore", "HiDiffProtocol", "HiDiffTLS",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
         // The coordinator: claims jobs, leases them to workers over TCP, records progress and results.
         .target(name: "HiDiffCoordinator", dependencies: [
-            "HiDiffStore", "HiDiffProtocol", "HiDiffPipeline", "HiDiffModels", "HiDiffImage", "HiDiffCore",
+            "HiDiffStore", "HiDiffProtocol", "HiDiffPipeline", "HiDiffModels", "HiDiffImage", "HiDiffCore", "HiDiffTLS",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
         // The worker: registers with coordinators, runs jobs on compute threads, checkpoints, drains.
         .target(name: "HiDiffWorker", dependencies: [
-            "HiDiffProtocol", "HiDiffPipeline", "HiDiffImage", "HiDiffModels", "HiDiffCore", "HiDiffGroup",
+            "HiDiffProtocol", "HiDiffPipeline", "HiDiffImage", "HiDiffModels", "HiDiffCore", "HiDiffGroup", "HiDiffTLS",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -96,8 +108,11 @@ let package = Package(
         // endpoints, Prometheus metrics.
         .target(name: "HiDiffHTTP", dependencies: [
             "HiDiffSubmission", "HiDiffStore", "HiDiffPostgres", "HiDiffPipeline", "HiDiffImage", "HiDiffSchedulers",
-            "HiDiffProtocol",
+            "HiDiffProtocol", "HiDiffTLS",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -114,6 +129,8 @@ let package = Package(
             "HiDiffGroup",
             "HiDiffSubmission",
             "HiDiffHTTP",
+            "HiDiffTLS",
+            "HiDiffLogging",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -134,7 +151,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ], swiftSettings: swift6),
         .testTarget(name: "HiDiffGroupTests", dependencies: [
-            "HiDiffGroup", "HiDiffProtocol", "HiDiffCore", "HiDiffTestSupport",
+            "HiDiffGroup", "HiDiffProtocol", "HiDiffCore", "HiDiffTestSupport", "HiDiffTLS",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
         .testTarget(name: "HiDiffCoordinatorTests", dependencies: ["HiDiffCoordinator", "HiDiffProtocol", "HiDiffStore", "HiDiffModels", "HiDiffPipeline", "HiDiffCore"],
@@ -145,6 +162,14 @@ let package = Package(
         .testTarget(name: "HiDiffSubmissionTests", dependencies: [
             "HiDiffSubmission", "HiDiffPipeline", "HiDiffStore",
         ], swiftSettings: swift6),
+        .testTarget(name: "HiDiffLoggingTests", dependencies: [
+            "HiDiffLogging", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swift6),
+        .testTarget(name: "HiDiffTLSTests", dependencies: [
+            "HiDiffTLS", "HiDiffTestSupport",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ], swiftSettings: swift6),
         .testTarget(name: "HiDiffHTTPTests", dependencies: [
             "HiDiffHTTP", "HiDiffSubmission", "HiDiffStore", "HiDiffPostgres", "HiDiffPipeline", "HiDiffSchedulers",
             "HiDiffImage", "HiDiffTestSupport", .product(name: "Logging", package: "swift-log"),
@@ -152,7 +177,9 @@ let package = Package(
         // Real PostgreSQL, real coordinator and worker processes.
         .testTarget(name: "HiDiffClusterTests", dependencies: [
             "HiDiffCoordinator", "HiDiffWorker", "HiDiffStore", "HiDiffPostgres", "HiDiffProtocol",
-            "HiDiffTestSupport", "HiDiffPipeline", "HiDiffImage", .product(name: "Logging", package: "swift-log"),
+            "HiDiffTestSupport", "HiDiffPipeline", "HiDiffImage", "HiDiffTLS", .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ], swiftSettings: swift6),
     ],
     swiftLanguageModes: [.v5]

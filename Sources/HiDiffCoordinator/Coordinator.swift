@@ -3,6 +3,7 @@ import HiDiffModels
 import HiDiffPostgres
 import HiDiffProtocol
 import HiDiffStore
+import HiDiffTLS
 import Logging
 import NIOCore
 import NIOPosix
@@ -30,6 +31,8 @@ public final class Coordinator: Sendable {
         self.configuration = configuration
         self.previews = previews
         self.databaseURL = databaseURL
+        var logger = logger
+        if logger[metadataKey: "coordinator"] == nil { logger[metadataKey: "coordinator"] = "\(configuration.name)" }
         self.logger = logger
         (events, eventSink) = AsyncStream.makeStream(of: DispatcherEvent.self)
     }
@@ -42,12 +45,23 @@ public final class Coordinator: Sendable {
         let store = StoreExecutor(
             store: JobStore(connection: try PostgresConnection(url: databaseURL, logger: logger)),
             label: "hidiff.coordinator.store", logger: logger)
+        let tls = configuration.tls
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: configuration.host, port: configuration.port) { LinkChannel.wrap($0) }
+            .bind(host: configuration.host, port: configuration.port) { channel in
+                channel.eventLoop.makeCompletedFuture { try tls?.addServerHandler(to: channel) }
+                    .flatMap { LinkChannel.wrap(channel) }
+            }
         boundPort.withLock { $0 = server.channel.localAddress?.port }
-        logger.info("coordinator \(configuration.name) listening on \(configuration.host):\(port ?? configuration.port)")
+        logger.info("coordinator listening", metadata: [
+            "address": "\(configuration.host):\(port ?? configuration.port)",
+            "tls": "\(tls == nil ? "off" : tls!.isMutual ? "mutual" : "on")"])
+        if let tls {
+            logger.info("\(tls.summary)")
+        } else {
+            logger.warning("\(LinkTLS.plaintextWarning(links: "worker links"))")
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.dispatch(store: store) }
             group.addTask { try await self.listenForWork() }
@@ -100,7 +114,7 @@ public final class Coordinator: Sendable {
                         try $0.claim(owner: owner, worker: worker, models: models, limit: 1, lease: lease, capacity: capacity)
                     }
                 } catch {
-                    logger.error("claim for \(worker) failed: \(error)")
+                    logger.error("claim for \(worker) failed: \(error)", metadata: ["worker": "\(worker)"])
                     jobs = []
                 }
                 for job in jobs {
@@ -126,10 +140,12 @@ public final class Coordinator: Sendable {
                 logger.info("worker left", metadata: ["worker": "\(name)"])
             case let .progress(l, step, total):
                 try await fenced(l) { try await store.run { try $0.recordProgress(l, step: step, of: total, leaseSeconds: lease) } }
+                logger.debug("progress", metadata: ["job": "\(l.jobID)", "attempt": "\(l.attempt)", "step": "\(step)/\(total)"])
             case let .preview(l, step, steps, png):
                 previews.record(jobID: l.jobID, attempt: l.attempt, step: step, steps: steps, png: png)
             case let .checkpoint(l, step, state):
                 try await fenced(l) { try await store.runRetrying("checkpoint") { try $0.saveCheckpoint(l, step: step, state: state) } }
+                logger.debug("checkpoint saved", metadata: ["job": "\(l.jobID)", "attempt": "\(l.attempt)", "step": "\(step)"])
             case let .complete(l, png, latents, metadata):
                 previews.remove(jobID: l.jobID)
                 let bytes = try SafeTensorsWriter.serialize([("latents", latents.tensor)])
@@ -165,7 +181,7 @@ public final class Coordinator: Sendable {
                 logger.notice("\(text)")
             }
         } catch {
-            logger.error("\(Self.describe(action)) failed: \(error)")
+            logger.error("\(Self.describe(action)) failed: \(error)", metadata: Self.metadata(action))
         }
     }
 
@@ -178,6 +194,18 @@ public final class Coordinator: Sendable {
 
     private static func describe(_ action: DispatcherAction) -> String {
         String("\(action)".prefix(while: { $0 != "(" }))
+    }
+
+    /// The job and attempt an action is about, as log metadata.
+    private static func metadata(_ action: DispatcherAction) -> Logger.Metadata {
+        switch action {
+        case let .setGroupSize(l, _), let .recordGroup(l, _), let .progress(l, _, _), let .checkpoint(l, _, _),
+             let .complete(l, _, _, _), let .fail(l, _, _), let .cancelled(l), let .release(l, _), let .preview(l, _, _, _):
+            ["job": "\(l.jobID)", "attempt": "\(l.attempt)"]
+        case let .registerWorker(info): ["worker": "\(info.name)"]
+        case let .workerStatus(name, _, _, _, _), let .workerOffline(name): ["worker": "\(name)"]
+        default: [:]
+        }
     }
 
     // MARK: Timers and notifications
@@ -210,7 +238,7 @@ public final class Coordinator: Sendable {
                 do {
                     let rescued = try await store.run { try $0.rescueExpired() }
                     if !rescued.isEmpty {
-                        logger.notice("rescued jobs with expired leases: \(rescued)")
+                        logger.notice("rescued jobs with expired leases: \(rescued)", metadata: ["jobs": "\(rescued)"])
                         eventSink.yield(.wake)
                     }
                 } catch { logger.warning("rescue failed: \(error)") }
@@ -277,7 +305,7 @@ public final class Coordinator: Sendable {
         if registered {
             eventSink.yield(.disconnected(id, reason: reason))
         } else {
-            logger.warning("closed an unauthenticated connection from \(peer): \(reason)")
+            logger.warning("closed an unauthenticated connection from \(peer): \(reason)", metadata: ["peer": "\(peer)"])
         }
     }
 }

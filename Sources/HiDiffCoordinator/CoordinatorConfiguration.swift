@@ -1,4 +1,5 @@
 import Foundation
+import HiDiffTLS
 
 /// How a coordinator runs: who it is, where it listens, and its timing.
 public struct CoordinatorConfiguration: Sendable {
@@ -16,6 +17,8 @@ public struct CoordinatorConfiguration: Sendable {
     public var checkpointEvery: Int = 5
     /// Seconds between queue polls when no notification arrives (the LISTEN/NOTIFY fallback).
     public var pollSeconds: Double = 2
+    /// TLS on worker links (`--tls-cert`, `--tls-key`, `--tls-ca`); nil: plain TCP, with a warning at start.
+    public var tls: LinkTLS?
 
     public init(name: String? = nil, host: String, port: Int, token: [UInt8]) {
         self.name = name ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"

@@ -1,4 +1,5 @@
 import HiDiffProtocol
+import HiDiffTLS
 import Logging
 import NIOCore
 
@@ -65,7 +66,9 @@ final class DialerHandler: ChannelInboundHandler {
                 context.writeAndFlush(wrapOutboundOut(.goodbye(reason: "\(error)")), promise: nil)
             }
         } else {
-            promise.fail(DialAttemptFailure(reason: "\(error)", retryable: true))
+            // A certificate that does not verify will not verify on the next attempt either.
+            let tls = LinkTLS.isTLSFailure(error)
+            promise.fail(DialAttemptFailure(reason: tls ? "TLS: \(error)" : "\(error)", retryable: !tls))
         }
         context.close(promise: nil)
     }

@@ -1,5 +1,6 @@
 import HiDiffCore
 import HiDiffProtocol
+import HiDiffTLS
 import Logging
 import NIOCore
 import NIOPosix
@@ -15,14 +16,16 @@ final class PeerDialer: Sendable {
     private let deadline: NIODeadline
     private let joinTimeout: Double
     private let handshakeTimeout: Double
+    private let tls: LinkTLS?
     private let eventLoop: any EventLoop
     private let logger: Logger
     private let promise: EventLoopPromise<PeerLink>
     private let state = Mutex<(abandoned: Bool, lastFailure: String)>((false, "no attempt yet"))
 
-    init(roster: GroupRoster, token: [UInt8], joinTimeout: Double, handshakeTimeout: Double,
+    init(roster: GroupRoster, token: [UInt8], joinTimeout: Double, handshakeTimeout: Double, tls: LinkTLS?,
          eventLoop: any EventLoop, logger: Logger) {
         self.roster = roster
+        self.tls = tls
         self.address = roster.members[roster.next]
         self.token = token
         self.joinTimeout = joinTimeout
@@ -59,11 +62,12 @@ final class PeerDialer: Sendable {
         let handshake = PeerDialerHandshake(hello: hello, token: token, now: MonotonicClock.now(),
                                             handshakeTimeout: min(handshakeTimeout, remaining))
         let attempt = eventLoop.makePromise(of: PeerLink.self)
-        let logger = self.logger
+        let (logger, tls, host) = (self.logger, self.tls, address.host)
         ClientBootstrap(group: eventLoop)
             .connectTimeout(MonotonicClock.amount(min(5, remaining)))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try tls?.addClientHandler(to: channel, host: host)
                     let decoder = FrameDecoder(payloadLimit: FrameDecoder.handshakeLimit)
                     try channel.pipeline.syncOperations.addHandlers(
                         ByteToMessageHandler(decoder), MessageToByteHandler(FrameEncoder()),
@@ -85,7 +89,9 @@ final class PeerDialer: Sendable {
                 let failure = error as? DialAttemptFailure ?? DialAttemptFailure(reason: "\(error)", retryable: true)
                 self.state.withLock { $0.lastFailure = failure.reason }
                 guard failure.retryable else {
-                    self.logger.error("group \(self.roster.groupID): rank \(self.peer) at \(self.address): \(failure)")
+                    self.logger.error("group \(self.roster.groupID): rank \(self.peer) at \(self.address): \(failure)",
+                                      metadata: ["group": "\(self.roster.groupID)", "rank": "\(self.roster.rank)",
+                                                 "peer_rank": "\(self.peer)"])
                     self.promise.fail(GroupError.authenticationFailed(rank: self.peer, address: "\(self.address)"))
                     return
                 }

@@ -6,7 +6,7 @@ import NIOCore
 extension TCPCollective {
     /// Forms this member's part of the group: registers with `listener` for the link from rank - 1, dials
     /// rank + 1 (retrying while it is not listening or not yet joining), and returns once both links are
-    /// authenticated with `token`. K = 1 returns at once, without links.
+    /// authenticated with `token` (over TLS when the listener has it). K = 1 returns at once, without links.
     ///
     /// Throws `CollectiveError.timeout` when a link is not there within `timeout` seconds,
     /// `GroupError.authenticationFailed` when rank + 1 cannot prove the token, `GroupError.alreadyJoining` or
@@ -50,7 +50,8 @@ extension TCPCollective {
                 waitingFor: "rank \(previous) to link to rank \(rank) of group \(roster.groupID)"))
         }
         let dialer = PeerDialer(roster: roster, token: token, joinTimeout: timeout,
-                                handshakeTimeout: listener.handshakeTimeout, eventLoop: loop, logger: logger)
+                                handshakeTimeout: listener.handshakeTimeout, tls: listener.tls, eventLoop: loop,
+                                logger: logger)
         dialer.start()
 
         let both = dialer.link.and(accepted.futureResult)

@@ -131,7 +131,7 @@ public final class TCPCollective: Collective, @unchecked Sendable {
     /// Breaks the group after `error`: closes every link at once so the peers stop waiting.
     func fail(_ error: any Error) -> any Error {
         if markFailed("\(error)") {
-            logger.warning("group \(roster.groupID) rank \(rank): \(error)")
+            logger.warning("group \(roster.groupID) rank \(rank): \(error)", metadata: ["group": "\(roster.groupID)", "rank": "\(rank)"])
             for link in links { link.close(reason: "rank \(rank) failed: \(error)") }
         }
         return error

@@ -1,3 +1,4 @@
+import HiDiffTLS
 /// How the HTTP API runs: where it listens, its token, the default model and its limits.
 public struct HTTPConfiguration: Sendable {
     public var host: String
@@ -15,6 +16,9 @@ public struct HTTPConfiguration: Sendable {
     public var pollSeconds: Double = 0.2
     /// Seconds a synchronous call waits for its jobs before it answers 504 (the jobs stay queued).
     public var maxWaitSeconds: Double = 6 * 3600
+    /// HTTPS with the cluster's certificate (`--tls-cert`, `--tls-key`); nil: plain HTTP, with a warning at
+    /// start. No client certificate is asked for: HTTP clients authenticate with the API token.
+    public var tls: LinkTLS?
 
     public init(host: String, port: Int, token: APIToken) {
         self.host = host

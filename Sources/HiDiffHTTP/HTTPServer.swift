@@ -1,7 +1,10 @@
 import Foundation
 import HiDiffPostgres
 import HiDiffStore
+import HiDiffTLS
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 import Synchronization
@@ -37,13 +40,23 @@ public final class HTTPServer: Sendable {
                                    metrics: ClusterMetrics(start: store.clock.now()), logger: logger,
                                    previews: previews)
         let router = Self.router(services)
+        let scheme = configuration.tls == nil ? "http" : "https"
+        let server: HTTPServerBuilder
+        if let tls = configuration.tls?.httpServerConfiguration {
+            server = try .tls(.http1(), tlsConfiguration: tls)
+        } else {
+            if configuration.tls != nil { throw TLSConfigurationError.serverNeedsIdentity(role: "the HTTP API") }
+            server = .http1()
+            logger.warning("\(LinkTLS.plaintextWarning(links: "HTTP API connections (and the API token they carry)"))")
+        }
         let app = Application(
             router: router,
+            server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hidiff"),
             onServerRunning: { [self] channel in
                 let port = channel.localAddress?.port
                 boundPort.withLock { $0 = port }
-                logger.info("HTTP API listening on http://\(configuration.host):\(port ?? configuration.port)")
+                logger.info("HTTP API listening on \(scheme)://\(configuration.host):\(port ?? configuration.port)")
             },
             logger: logger)
         try await app.run()

@@ -1,5 +1,6 @@
 import Foundation
 import HiDiffProtocol
+import HiDiffTLS
 import Logging
 import NIOCore
 import NIOPosix
@@ -24,13 +25,22 @@ public final class Worker: Sendable {
         self.configuration = configuration
         self.models = models
         self.group = group
+        var logger = logger
+        if logger[metadataKey: "worker"] == nil { logger[metadataKey: "worker"] = "\(configuration.name)" }
         self.logger = logger
     }
 
-    private enum SessionEnd { case exit, reconnect }
+    /// How a session ended: leave, or dial again (`refused`: before joining, so the backoff keeps growing
+    /// instead of hammering a coordinator that refuses this worker's certificate or token).
+    private enum SessionEnd { case exit, reconnect, refused }
 
     /// Runs until drained or shut down.
     public func run() async throws {
+        if let tls = configuration.tls {
+            logger.info("\(tls.summary)")
+        } else {
+            logger.warning("\(LinkTLS.plaintextWarning(links: group == nil ? "the coordinator link" : "the coordinator link and group links"))")
+        }
         var index = 0
         var backoff = configuration.initialBackoff
         while !shuttingDown.withLock({ $0 }) {
@@ -38,10 +48,16 @@ public final class Worker: Sendable {
             while current.withLock({ $0 != nil }) { try await Task.sleep(for: .milliseconds(50)) }
             let endpoint = configuration.coordinators[index % configuration.coordinators.count]
             do {
-                if try await session(with: endpoint) == .exit { return }
-                backoff = configuration.initialBackoff
+                switch try await session(with: endpoint) {
+                case .exit: return
+                case .reconnect: backoff = configuration.initialBackoff
+                case .refused: break
+                }
+            } catch where LinkTLS.isTLSFailure(error) {
+                logger.error("TLS with coordinator \(endpoint) failed: \(error); check that its certificate is signed by --tls-ca and names \(endpoint.host), and that this worker's certificate is signed by the CA the coordinator trusts",
+                             metadata: ["coordinator": "\(endpoint)"])
             } catch {
-                logger.warning("link to coordinator \(endpoint) failed: \(error)")
+                logger.warning("link to coordinator \(endpoint) failed: \(error)", metadata: ["coordinator": "\(endpoint)"])
             }
             current.withLock { $0 }?.stop(.linkLost)
             index += 1
@@ -54,7 +70,8 @@ public final class Worker: Sendable {
     public func shutDown() {
         shuttingDown.withLock { $0 = true }
         if let runner = current.withLock({ $0 }) {
-            logger.notice("shutting down: stopping job \(runner.assignment.jobID) at the next step")
+            logger.notice("shutting down: stopping job \(runner.assignment.jobID) at the next step",
+                          metadata: ["job": "\(runner.assignment.jobID)", "attempt": "\(runner.assignment.attempt)"])
             runner.stop(.shuttingDown)
         } else {
             _ = sink.withLock { $0?.yield(.close("worker shutting down")) }
@@ -62,10 +79,14 @@ public final class Worker: Sendable {
     }
 
     private func session(with endpoint: WorkerConfiguration.Endpoint) async throws -> SessionEnd {
+        let tls = configuration.tls
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(5))
-            .connect(host: endpoint.host, port: endpoint.port) { LinkChannel.wrap($0) }
-        logger.info("connected to coordinator \(endpoint)")
+            .connect(host: endpoint.host, port: endpoint.port) { channel in
+                channel.eventLoop.makeCompletedFuture { try tls?.addClientHandler(to: channel, host: endpoint.host) }
+                    .flatMap { LinkChannel.wrap(channel) }
+            }
+        logger.info("connected to coordinator \(endpoint)", metadata: ["coordinator": "\(endpoint)", "tls": "\(tls == nil ? "off" : "on")"])
         let (inputs, input) = AsyncStream.makeStream(of: LinkInput.self)
         sink.withLock { $0 = input }
         defer {
@@ -76,6 +97,7 @@ public final class Worker: Sendable {
         var link = WorkerLink(workerName: configuration.name, token: configuration.token, now: Self.now(), nonce: nonce)
         var end = SessionEnd.reconnect
         var reason = "closed"
+        var joined = false
         try await channel.channel.executeThenClose { inbound, outbound in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await LinkInput.pump(inbound, into: input) }
@@ -91,7 +113,8 @@ public final class Worker: Sendable {
                             break loop
                         case let .authenticated(coordinator, _):
                             channel.authenticated()
-                            logger.info("joined coordinator \(coordinator)")
+                            joined = true
+                            logger.info("joined coordinator \(coordinator)", metadata: ["coordinator": "\(endpoint)"])
                             queue += link.send(.register(info))
                         case let .deliver(message):
                             for reply in handle(message) { queue += link.send(reply) }
@@ -121,8 +144,15 @@ public final class Worker: Sendable {
                 group.cancelAll()
             }
         }
-        logger.info("left coordinator \(endpoint): \(reason)")
-        return end
+        if joined {
+            logger.info("left coordinator \(endpoint): \(reason)", metadata: ["coordinator": "\(endpoint)"])
+            return end
+        }
+        // Refused before the token handshake ended: a wrong token, or TLS (a certificate the coordinator does
+        // not accept arrives as an alert after the TLS handshake).
+        let hint = tls == nil ? "" : "; with TLS, check that the coordinator's certificate is signed by --tls-ca and names \(endpoint.host), and that this worker's certificate is signed by the CA the coordinator trusts"
+        logger.warning("could not join coordinator \(endpoint): \(reason)\(hint)", metadata: ["coordinator": "\(endpoint)"])
+        return end == .exit ? .exit : .refused
     }
 
     /// Idle and asked to leave (drained or shutting down).
@@ -171,7 +201,7 @@ public final class Worker: Sendable {
             return [.accepted(jobID: assignment.jobID, attempt: assignment.attempt)]
         case let .cancel(jobID, attempt):
             if let runner = current.withLock({ $0 }), runner.assignment.jobID == jobID, runner.assignment.attempt == attempt {
-                logger.info("cancelling job \(jobID)")
+                logger.info("cancelling job \(jobID)", metadata: ["job": "\(jobID)", "attempt": "\(attempt)"])
                 runner.stop(.cancelled)
             }
             return []

@@ -1,4 +1,5 @@
 import Foundation
+import HiDiffTLS
 
 /// How a worker runs: its name, the coordinators it may join, what it offers.
 public struct WorkerConfiguration: Sendable {
@@ -35,6 +36,9 @@ public struct WorkerConfiguration: Sendable {
     /// Seconds to wait between reconnect attempts, doubled up to `maxBackoff`.
     public var initialBackoff: Double = 0.25
     public var maxBackoff: Double = 5
+    /// TLS on the link to the coordinator and on group links (`--tls-cert`, `--tls-key`, `--tls-ca`); nil:
+    /// plain TCP, with a warning at start.
+    public var tls: LinkTLS?
     /// Send a preview of the image forming (`Message.preview`, a PNG of the latent through `LatentPreview`)
     /// every this many steps; 0: none. The message came with protocol version 2, which the hello checks.
     public var previewEvery: Int = 5

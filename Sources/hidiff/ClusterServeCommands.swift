@@ -34,6 +34,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var defaultModel: String = "shapes"
     @Option(help: "The largest HTTP request body in bytes (413 above it).")
     var httpMaxBody: Int = 64 << 20
+    @OptionGroup var tls: TLSOptions
 
     func validate() throws {
         guard heartbeatSeconds >= 0.2 && heartbeatSeconds <= 60 else { throw ValidationError("--heartbeat-seconds must be from 0.2 to 60") }
@@ -53,8 +54,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
         config.checkpointEvery = checkpointEvery
         config.leaseSeconds = leaseSeconds
         config.heartbeatSeconds = heartbeatSeconds
+        config.tls = try tls.load(serves: true, role: "the coordinator")
         LogSetup.bootstrap()
-        let logger = Logger(label: "hidiff.coordinator")
+        var logger = Logger(label: "hidiff.coordinator")
+        logger[metadataKey: "coordinator"] = "\(config.name)"
         let databaseURL = try database.url()
         let coordinator = Coordinator(configuration: config, databaseURL: databaseURL, logger: logger)
         var server: HTTPServer?
@@ -64,6 +67,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             var httpConfig = HTTPConfiguration(host: address.host, port: address.port, token: token)
             httpConfig.defaultModel = defaultModel
             httpConfig.maxBodyBytes = httpMaxBody
+            httpConfig.tls = config.tls
             server = HTTPServer(configuration: httpConfig, databaseURL: databaseURL,
                                 logger: Logger(label: "hidiff.http"), previews: coordinator.previews)
         }
@@ -99,6 +103,7 @@ struct WorkerCommand: AsyncParsableCommand {
     var peerListen: String?
     @Option(help: "HOST:PORT the other members dial (default: the --peer-listen host, or --address when listening on all interfaces, and the bound port).")
     var peerAddress: String?
+    @OptionGroup var tls: TLSOptions
     @Option(help: "Send a preview of the image forming (the latent mapped to RGB, no VAE call) every N steps; 0: none.")
     var previewEvery: Int = 5
 
@@ -113,18 +118,21 @@ struct WorkerCommand: AsyncParsableCommand {
         var config = WorkerConfiguration(
             name: name ?? "\(host)-\(ProcessInfo.processInfo.processIdentifier)", coordinators: endpoints,
             token: try TokenAuth.loadToken(path: tokenFile), memoryBytes: memoryBytes, address: address ?? host)
+        config.tls = try tls.load(serves: peerListen != nil, role: "a worker with --peer-listen")
         guard previewEvery >= 0 else { throw ValidationError("--preview-every must be 0 (none) or a number of steps") }
         config.previewEvery = previewEvery
         config.kernels = KernelSummary.text
         LogSetup.bootstrap()
-        let logger = Logger(label: "hidiff.worker")
+        var logger = Logger(label: "hidiff.worker")
+        logger[metadataKey: "worker"] = "\(config.name)"
         let catalog = try ModelCatalog(directories: models)
-        logger.info("worker \(config.name) offers models \(catalog.infos.map(\.name).joined(separator: ", "))")
+        logger.info("worker \(config.name) offers models \(catalog.infos.map(\.name).joined(separator: ", "))",
+                    metadata: ["models": "\(catalog.infos.map(\.name).joined(separator: ","))"])
         var group: GroupLinks?
         if let peerListen {
             let listen = try WorkerConfiguration.Endpoint(parsing: peerListen, allowingPortZero: true)
             let listenHost = listen.host
-            let listener = try await PeerListener.bind(host: listenHost, port: listen.port, logger: logger)
+            let listener = try await PeerListener.bind(host: listenHost, port: listen.port, tls: config.tls, logger: logger)
             let wildcard = ["0.0.0.0", "::"].contains(listenHost)
             let advertised = peerAddress ?? "\((wildcard ? (address ?? host) : listenHost)):\(listener.port)"
             do { _ = try PeerAddress(advertised) } catch {

@@ -44,9 +44,10 @@ final class LocalCluster: @unchecked Sendable {
         JobStore(connection: try PostgresConnection(url: url, logger: Logger(label: "test"), reconnectTimeout: .seconds(30)))
     }
 
-    /// Starts a process running `hidiff args`, logging to dir/logs/name.log.
+    /// Starts a process running `hidiff args` (with `environment` added to this one's), logging to
+    /// dir/logs/name.log.
     @discardableResult
-    func launch(_ name: String, _ args: [String], prefix: [String] = []) throws -> Process {
+    func launch(_ name: String, _ args: [String], prefix: [String] = [], environment extra: [String: String] = [:]) throws -> Process {
         let process = Process()
         if prefix.isEmpty {
             process.executableURL = URL(fileURLWithPath: binary)
@@ -57,6 +58,7 @@ final class LocalCluster: @unchecked Sendable {
         }
         var environment = ProcessInfo.processInfo.environment
         environment["HIDIFF_DB"] = url
+        environment.merge(extra) { $1 }
         process.environment = environment
         FileManager.default.createFile(atPath: logPath(name), contents: nil)
         let log = FileHandle(forWritingAtPath: logPath(name))!
@@ -73,19 +75,20 @@ final class LocalCluster: @unchecked Sendable {
     /// Starts a coordinator on a free loopback port (or `host`); returns its port.
     @discardableResult
     func startCoordinator(_ name: String, host: String = "127.0.0.1", lease: Double = 30, heartbeat: Double = 2,
-                          checkpointEvery: Int = 2, extra: [String] = []) throws -> Int {
+                          checkpointEvery: Int = 2, extra: [String] = [], environment: [String: String] = [:]) throws -> Int {
         let port = LoopbackPort.unused()
         try launch(name, ["coordinator", "--listen", "\(host):\(port)", "--token-file", tokenFile, "--name", name,
                           "--lease-seconds", "\(lease)", "--heartbeat-seconds", "\(heartbeat)",
-                          "--checkpoint-every", "\(checkpointEvery)"] + extra)
+                          "--checkpoint-every", "\(checkpointEvery)"] + extra, environment: environment)
         ports[name] = port
         try waitUntil("coordinator \(name) listens", timeout: 30) { Self.canConnect(host: host, port: port) }
         return port
     }
 
-    func startWorker(_ name: String, coordinators: [String], prefix: [String] = [], extra: [String] = []) throws {
+    func startWorker(_ name: String, coordinators: [String], prefix: [String] = [], extra: [String] = [],
+                     environment: [String: String] = [:]) throws {
         try launch(name, ["worker", "--coordinator", coordinators.joined(separator: ","), "--token-file", tokenFile,
-                          "--name", name] + extra, prefix: prefix)
+                          "--name", name] + extra, prefix: prefix, environment: environment)
     }
 
     func endpoint(_ coordinator: String) -> String { "127.0.0.1:\(ports[coordinator]!)" }
