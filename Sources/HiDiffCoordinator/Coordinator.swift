@@ -18,6 +18,8 @@ public final class Coordinator: Sendable {
     public let configuration: CoordinatorConfiguration
     /// The latest preview of each job this coordinator runs (what its HTTP API serves).
     public let previews: LivePreviews
+    /// Rejected connections and the time spent recording each step, for the HTTP server's `/metrics`.
+    public let counters = CoordinatorCounters()
     private let databaseURL: String
     private let logger: Logger
     private let events: AsyncStream<DispatcherEvent>
@@ -139,7 +141,10 @@ public final class Coordinator: Sendable {
                 try await store.runRetrying("worker offline") { try $0.markWorkerOffline(name: name) }
                 logger.info("worker left", metadata: ["worker": "\(name)"])
             case let .progress(l, step, total):
+                let start = ContinuousClock.now
                 try await fenced(l) { try await store.run { try $0.recordProgress(l, step: step, of: total, leaseSeconds: lease) } }
+                let spent = ContinuousClock.now - start
+                counters.recordedStep(seconds: Double(spent.components.seconds) + Double(spent.components.attoseconds) / 1e18)
                 logger.debug("progress", metadata: ["job": "\(l.jobID)", "attempt": "\(l.attempt)", "step": "\(step)/\(total)"])
             case let .preview(l, step, steps, png):
                 previews.record(jobID: l.jobID, attempt: l.attempt, step: step, steps: steps, png: png)
@@ -305,6 +310,7 @@ public final class Coordinator: Sendable {
         if registered {
             eventSink.yield(.disconnected(id, reason: reason))
         } else {
+            counters.rejectedConnection()
             logger.warning("closed an unauthenticated connection from \(peer): \(reason)", metadata: ["peer": "\(peer)"])
         }
     }

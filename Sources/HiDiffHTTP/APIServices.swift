@@ -15,14 +15,16 @@ final class APIServices: Sendable {
     let metrics: ClusterMetrics
     let renders = InFlightRenders()
     let previews: LivePreviews
+    let counters: CoordinatorCounters
     let feed = StatusFeed()
     let logger: Logger
     private let model: Mutex<String>
 
     init(store: JobStore, configuration: HTTPConfiguration, metrics: ClusterMetrics, logger: Logger,
-         previews: LivePreviews = LivePreviews()) {
+         previews: LivePreviews = LivePreviews(), counters: CoordinatorCounters = CoordinatorCounters()) {
         self.store = store
         self.previews = previews
+        self.counters = counters
         self.configuration = configuration
         self.metrics = metrics
         self.logger = logger

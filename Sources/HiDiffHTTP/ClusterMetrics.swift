@@ -21,6 +21,11 @@ public final class ClusterMetrics: Sendable {
         .milliseconds(Int64($0 * 1000))
     }
 
+    /// Buckets for the coordinator's time per reported step (a database write: milliseconds).
+    static let overheadBuckets: [Duration] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1].map {
+        .microseconds(Int64($0 * 1_000_000))
+    }
+
     /// Metrics counting from `start` (the store clock's now when the server starts).
     public init(start: Date) {
         registry = PrometheusCollectorRegistry()
@@ -28,11 +33,26 @@ public final class ClusterMetrics: Sendable {
         factory.durationHistogramBuckets = [
             "hidiff_job_queue_wait_seconds": Self.durationBuckets,
             "hidiff_job_duration_seconds": Self.durationBuckets,
+            "hidiff_coordinator_step_overhead_seconds": Self.overheadBuckets,
         ]
         self.factory = factory
         watermark = Mutex((start, 0))
         // Present (at 0) from the first scrape on.
         Counter(label: "hidiff_database_errors_total", factory: factory).increment(by: 0)
+        Counter(label: "hidiff_coordinator_rejected_connections_total", factory: factory).increment(by: 0)
+        Counter(label: "hidiff_coordinator_steps_dropped_from_overhead_total", factory: factory).increment(by: 0)
+    }
+
+    /// What this process's coordinator counted since the last scrape: connections it closed before they
+    /// registered, and the seconds it spent recording each reported step (the histogram
+    /// `hidiff_coordinator_step_overhead_seconds`).
+    public func record(_ counts: CoordinatorCounters.Counts) {
+        Counter(label: "hidiff_coordinator_rejected_connections_total", factory: factory)
+            .increment(by: counts.rejectedConnections)
+        Counter(label: "hidiff_coordinator_steps_dropped_from_overhead_total", factory: factory)
+            .increment(by: counts.droppedSteps)
+        let timer = Timer(label: "hidiff_coordinator_step_overhead_seconds", factory: factory)
+        for seconds in counts.stepSeconds { timer.recordNanoseconds(Int64(seconds * 1e9)) }
     }
 
     /// A database call failed (the store was unreachable or refused a statement).

@@ -17,14 +17,19 @@ public final class HTTPServer: Sendable {
     private let databaseURL: String
     private let logger: Logger
     private let previews: LivePreviews
+    private let counters: CoordinatorCounters
     private let boundPort = Mutex<Int?>(nil)
 
-    /// - Parameter previews: the coordinator's latest preview per job (`Coordinator.previews`), served to
-    ///   the status page and as `/sdapi/v1/progress`'s `current_image`.
+    /// - Parameters:
+    ///   - previews: the coordinator's latest preview per job (`Coordinator.previews`), served to the status
+    ///     page and as `/sdapi/v1/progress`'s `current_image`.
+    ///   - counters: the coordinator's rejected connections and step timings (`Coordinator.counters`), for
+    ///     `/metrics`.
     public init(configuration: HTTPConfiguration, databaseURL: String, logger: Logger,
-                previews: LivePreviews = LivePreviews()) {
+                previews: LivePreviews = LivePreviews(), counters: CoordinatorCounters = CoordinatorCounters()) {
         self.configuration = configuration
         self.previews = previews
+        self.counters = counters
         self.databaseURL = databaseURL
         self.logger = logger
     }
@@ -38,7 +43,7 @@ public final class HTTPServer: Sendable {
         let store = JobStore(connection: connection)
         let services = APIServices(store: store, configuration: configuration,
                                    metrics: ClusterMetrics(start: store.clock.now()), logger: logger,
-                                   previews: previews)
+                                   previews: previews, counters: counters)
         let router = Self.router(services)
         let scheme = configuration.tls == nil ? "http" : "https"
         let server: HTTPServerBuilder
@@ -71,6 +76,7 @@ public final class HTTPServer: Sendable {
         StatusPage(services: services).register(on: router)
         router.get("metrics") { _, _ in
             try await services.db { try services.metrics.refresh(from: $0) }
+            services.metrics.record(services.counters.take())
             return services.bytes(services.metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8",
                                   kind: "metrics")
         }

@@ -69,7 +69,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
             httpConfig.maxBodyBytes = httpMaxBody
             httpConfig.tls = config.tls
             server = HTTPServer(configuration: httpConfig, databaseURL: databaseURL,
-                                logger: Logger(label: "hidiff.http"), previews: coordinator.previews)
+                                logger: Logger(label: "hidiff.http"), previews: coordinator.previews,
+                                counters: coordinator.counters)
         }
         try await ShutdownSignal.run(logger: logger, drains: false) { [server] in
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -43,6 +43,18 @@ final class ClusterHTTPTests: XCTestCase {
         XCTAssertEqual(before.value("hidiff_jobs", ["state": "succeeded"]), 0)
         XCTAssertEqual(before.value("hidiff_database_errors_total"), 0)
         XCTAssertNil(before.value("hidiff_jobs_finished_total", ["state": "succeeded"]))
+        // Already counted: the harness's probes that the coordinator listens (connect, then close).
+        let probes = try XCTUnwrap(before.value("hidiff_coordinator_rejected_connections_total"))
+
+        // Something that is not a worker dials the coordinator's worker port: closed before it registers, counted.
+        let port = try XCTUnwrap(Int(cluster.endpoint("coordinator-1").split(separator: ":").last!))
+        let fd = try XCTUnwrap(LoopbackPort.connect(port))
+        let junk = Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        _ = junk.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        try waitUntil("the coordinator counts the rejected connection", timeout: 20) {
+            try metrics().value("hidiff_coordinator_rejected_connections_total") == probes + 1
+        }
+        close(fd)
 
         let models = try XCTUnwrap(try http.get("/sdapi/v1/sd-models").json() as? [[String: Any]])
         XCTAssertEqual(models.map { $0["title"] as? String }, ["shapes"])
@@ -92,6 +104,15 @@ final class ClusterHTTPTests: XCTestCase {
         XCTAssertEqual(after.value("hidiff_http_jobs_submitted_total", ["api": "a1111"]), 2)
         XCTAssertGreaterThan(after.value("hidiff_http_bytes_sent_total", ["kind": "json"]) ?? 0, Double(reply.body.count))
         XCTAssertNotNil(after.value("hidiff_worker_steps_per_second", ["worker": "worker-1"]))
+        // The coordinator's time per reported step: one observation per progress message it recorded (at
+        // least one per step: 2 jobs of 6 steps), each a database write, on average well under 0.5 s.
+        XCTAssertEqual(after.types["hidiff_coordinator_step_overhead_seconds"], "histogram")
+        let steps = after.value("hidiff_coordinator_step_overhead_seconds_count") ?? 0
+        XCTAssertGreaterThanOrEqual(steps, 12)
+        let spent = after.value("hidiff_coordinator_step_overhead_seconds_sum") ?? 0
+        XCTAssertGreaterThan(spent, 0)
+        XCTAssertLessThan(spent / steps, 0.5)
+        XCTAssertEqual(after.value("hidiff_coordinator_rejected_connections_total"), probes + 1)
         // A scrape counts each finish once.
         XCTAssertEqual(try metrics().value("hidiff_jobs_finished_total", ["state": "succeeded"]), 2)
 
