@@ -26,6 +26,9 @@ struct GenerateCommand: ParsableCommand {
     var maxMemory: Int64?
     @Flag(help: "No progress bar.")
     var quiet = false
+    @Flag(help: "Also say which kernels run (OpenBLAS's core type, oneDNN's instruction set) and the precision.")
+    var verbose = false
+
     func validate() throws {
         if request != nil && generation.prompt != nil { throw ValidationError("give --prompt or --request, not both") }
         guard generation.prompt != nil || request != nil else { throw ValidationError("Missing expected argument '--prompt <prompt>'") }
@@ -45,6 +48,9 @@ struct GenerateCommand: ParsableCommand {
         let request = try self.request.map(Self.loadRequest)
             ?? generation.request(prompt: generation.prompt ?? "", seed: generation.seed ?? GenerationOptions.randomSeed())
         let pipeline = try StableDiffusionPipeline(path: modelPath, configFolder: modelConfig, precision: request.precision)
+        if verbose {
+            FileHandle.standardError.write(Data("precision \(request.precision); kernels: \(KernelSummary.text)\n".utf8))
+        }
         let initRGB = try request.initImage.map { path -> RGBImage in
             guard let data = try CLIFiles.readRegularFile(path, what: "--init-image", limit: 256 << 20) else {
                 throw ValidationError("--init-image \(path) is empty")

@@ -117,6 +117,21 @@ final class GenerateInputTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/ok.safetensors"))
     }
 
+    /// `--verbose` names the precision and the kernels; bf16 writes a PNG whose parameters say so; an unknown
+    /// precision is refused naming the values.
+    func testVerboseNamesTheKernelsAndBF16IsRecorded() throws {
+        let r = try generate(["--verbose", "--precision", "bf16", "-o", dir + "/bf16.png"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.err.contains("precision bf16; kernels: OpenBLAS "), r.err)
+        XCTAssertTrue(r.err.contains("oneDNN "), r.err)
+        let png = try Data(contentsOf: URL(fileURLWithPath: dir + "/bf16.png"))
+        XCTAssertNotNil(png.range(of: Data("Precision: bf16".utf8)), "the PNG's parameters record the precision")
+        let bad = try generate(["--precision", "fp8", "-o", dir + "/fp8.png"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.err.contains("fp32") && bad.err.contains("bf16"), bad.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/fp8.png"))
+    }
+
     func testBenchAndEvalRefuseSizesThatWouldOverflowOrRunWithoutBound() throws {
         let cases: [([String], String)] = [
             (["bench", "sgemm", "--size", "2147483648"], "--size must be from 1 to 16384"),
