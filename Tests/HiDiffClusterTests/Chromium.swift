@@ -15,8 +15,8 @@ final class Chromium {
     private let profile: String
     private let width: Int, height: Int
 
-    /// `$HIDIFF_CHROMIUM`, else `chromium` or `chromium-browser` on PATH; skips the test (saying how to
-    /// install it) when there is none: `ops/install-deps` installs it for `ops/test`.
+    /// `$HIDIFF_CHROMIUM`, else `chromium` or `chromium-browser` on PATH. None is a failure, not a skip
+    /// (saying how to install it): `ops/install-deps` installs it for `ops/test`, so CI always has one.
     static func find() throws -> String {
         var candidates: [String] = []
         if let given = ProcessInfo.processInfo.environment["HIDIFF_CHROMIUM"], !given.isEmpty { candidates.append(given) }
@@ -25,7 +25,7 @@ final class Chromium {
             candidates += ["chromium", "chromium-browser"].map { "\(dir)/\($0)" }
         }
         guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw XCTSkip("no chromium on PATH: install Debian's chromium package (ops/install-deps does)")
+            throw ChromiumError(message: "no chromium on PATH: install Debian's chromium package (ops/install-deps does) or set HIDIFF_CHROMIUM")
         }
         return found
     }
