@@ -35,7 +35,10 @@ let package = Package(
         // The hot pointer loops (Winograd transforms, norms, transposes, im2col, exp/GELU), the only code built
         // without runtime checks: measured 1.1-1.9x faster so (`hidiff bench ops`); they parse nothing and their
         // callers check every size.
-        .target(name: "HiDiffKernels", swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        .target(name: "HiDiffKernels", dependencies: ["CVectorKernels"], swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        // Softmax's row loops and bfloat16 rounding built for AVX-512 and AVX2 in one binary (per-function
+        // target attributes, no flags) and chosen at run time; bit for bit the portable loops' results.
+        .target(name: "CVectorKernels"),
         // Tensors and their ops, the sharding seam (Collective) and torch-compatible noise (checked build).
         .target(name: "HiDiffCore", dependencies: ["COpenBLAS", "CDNNL", "HiDiffKernels"]),
         // Weights (safetensors, diffusers folders), tokenizer, CLIP, U-Net, VAE.
@@ -136,6 +139,7 @@ let package = Package(
         ]),
         // Fixture lookup, parity measures and the throwaway PostgreSQL shared by the test targets.
         .target(name: "HiDiffTestSupport", dependencies: ["HiDiffCore"]),
+        .testTarget(name: "HiDiffKernelsTests", dependencies: ["HiDiffKernels"]),
         .testTarget(name: "HiDiffCoreTests", dependencies: ["HiDiffCore", "HiDiffTestSupport"]),
         .testTarget(name: "HiDiffModelsTests", dependencies: ["HiDiffModels", "HiDiffTestSupport"]),
         .testTarget(name: "HiDiffSchedulersTests", dependencies: ["HiDiffSchedulers", "HiDiffTestSupport"]),

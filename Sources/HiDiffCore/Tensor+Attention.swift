@@ -120,6 +120,8 @@ extension Tensor {
         // Causal: row i (token q0 + i) sees keys 0...q0+i; no key block beyond the last row's keys is needed.
         let keyEnd = g.causal ? min(g.lk, q0 + rows) : g.lk
         var k0 = 0
+        let weights: UnsafeMutablePointer<UInt16>?
+        if case .bfloat16 = operands { weights = scratch.weights } else { weights = nil }
         while k0 < keyEnd {
             let n = min(keyBlock, keyEnd - k0)
             switch operands {
@@ -127,27 +129,33 @@ extension Tensor {
                 sgemm(transB: true, m: rows, n: n, k: g.d, alpha: g.scale, a: q, lda: g.c, b: k + k0 * g.c,
                       ldb: g.c, c: s, ldc: keyBlock)
             case let .bfloat16(q, k, _, dp):
-                // Unscaled (a oneDNN output scale leaves its AMX path), then scaled in float32 below.
+                // Unscaled (a oneDNN output scale leaves its AMX path): scaled in float32 below.
                 bfloat16GEMM(transB: true, m: rows, n: n, k: dp, a: q, lda: dp, b: k + k0 * dp, ldb: dp, c: s,
                              ldc: keyBlock, split: false)
-                for i in 0..<rows { scaleInPlace(s + i * keyBlock, n, by: g.scale) }
             }
             for i in 0..<rows {
                 let row = s + i * keyBlock
+                // bfloat16: this block's softmax weights, rounded as PyTorch's bfloat16 attention rounds them.
+                let rowWeights = weights.map { $0 + i * n }
                 var visible = n
                 if g.causal {
                     visible = max(0, min(n, q0 + i + 1 - k0))
-                    if visible < n { (row + visible).update(repeating: 0, count: n - visible) }
+                    if visible < n {
+                        (row + visible).update(repeating: 0, count: n - visible)
+                        rowWeights.map { ($0 + visible).update(repeating: 0, count: n - visible) }
+                    }
                 }
-                let blockMax = maxElement(row, visible)
+                let blockMax = scaleAndMax(row, visible, scale: weights == nil ? 1 : g.scale)
                 let oldMax = rowMax[i]
                 let newMax = max(oldMax, blockMax)
                 if newMax == -.infinity {
                     // Nothing visible yet (or all scores -inf): this block contributes nothing.
-                    (row).update(repeating: 0, count: visible)
+                    row.update(repeating: 0, count: visible)
+                    rowWeights.map { $0.update(repeating: 0, count: visible) }
                     continue
                 }
-                let sum = expShiftedInPlace(row, visible, shift: newMax)
+                let sum = rowWeights.map { expShifted(row, visible, shift: newMax, toBFloat16: $0) }
+                    ?? expShiftedInPlace(row, visible, shift: newMax)
                 if k0 > 0 && oldMax < newMax {
                     // Earlier blocks were exponentiated against a smaller maximum: rescale them.
                     let alpha = oldMax == -.infinity ? 0 : fastExp(oldMax - newMax)
@@ -164,8 +172,6 @@ extension Tensor {
                 sgemm(m: rows, n: g.dv, k: n, a: s, lda: keyBlock, b: v + k0 * g.cv, ldb: g.cv,
                       beta: k0 == 0 ? 0 : 1, c: out, ldc: ldo)
             case let .bfloat16(_, _, v, _):
-                // The weights of this block rounded to bfloat16, as PyTorch's bfloat16 attention does.
-                for i in 0..<rows { convertToBFloat16(s + i * keyBlock, scratch.weights + i * n, count: n) }
                 bfloat16GEMM(m: rows, n: g.dv, k: n, a: scratch.weights, lda: n, b: v + k0 * g.dv, ldb: g.dv,
                              beta: k0 == 0 ? 0 : 1, c: out, ldc: ldo, split: false)
             }

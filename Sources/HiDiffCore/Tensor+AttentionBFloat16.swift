@@ -63,9 +63,3 @@ struct BFloat16AttentionOperands {
         }
     }
 }
-
-/// x[0..<n] *= factor.
-@inline(__always)
-func scaleInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int, by factor: Float) {
-    for i in 0..<n { x[i] *= factor }
-}

@@ -1,3 +1,5 @@
+import CVectorKernels
+
 /// bfloat16 <-> float32 conversion: a bfloat16 is the upper 16 bits of a float32 (same sign and exponent, 7
 /// mantissa bits). Rounding is to nearest, ties to even, as PyTorch's `.to(torch.bfloat16)`; NaN stays NaN
 /// (quiet), infinities and zeros keep their sign, and a finite value that rounds past the largest bfloat16
@@ -16,8 +18,15 @@ public func floatFromBFloat16(_ b: UInt16) -> Float {
     Float(bitPattern: UInt32(b) << 16)
 }
 
-/// Converts `count` floats to bfloat16 (round to nearest even), 16 at a time: `bfloat16Bits` on vectors.
-public func convertToBFloat16(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, count: Int) {
+/// Converts `count` floats to bfloat16 (round to nearest even): `bfloat16Bits` on vectors.
+public func convertToBFloat16(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, count: Int,
+                              unit: VectorUnit = .detected) {
+    if unit != .portable { return hd_to_bfloat16(Int32(unit.rawValue), src, dst, count) }
+    portableConvertToBFloat16(src, dst, count: count)
+}
+
+/// `convertToBFloat16` in Swift, 16 at a time.
+public func portableConvertToBFloat16(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, count: Int) {
     var i = 0
     let raw = UnsafeRawPointer(src), out = UnsafeMutableRawPointer(dst)
     while i + 16 <= count {

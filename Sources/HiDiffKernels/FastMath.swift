@@ -1,3 +1,5 @@
+import CVectorKernels
+
 /// Vectorised float32 exp, the hot path of softmax, SiLU and GELU: relative error <= 1e-7 on
 /// [-87, 88] (inputs beyond are clamped there).
 ///
@@ -64,9 +66,16 @@ public func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ i: Int
     UnsafeMutableRawPointer(p).storeBytes(of: v, toByteOffset: i &* 4, as: SIMD8<Float>.self)
 }
 
-/// Largest of `n` floats (-infinity for none).
+/// Largest of `n` floats (-infinity for none; NaN never wins).
 @inlinable
-public func maxElement(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+public func maxElement(_ p: UnsafePointer<Float>, _ n: Int, unit: VectorUnit = .detected) -> Float {
+    if unit != .portable { return hd_scale_max(Int32(unit.rawValue), UnsafeMutablePointer(mutating: p), n, 1) }
+    return portableMaxElement(p, n)
+}
+
+/// `maxElement` in eight-lane Swift.
+@inlinable
+public func portableMaxElement(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
     var m8 = SIMD8<Float>(repeating: -.infinity)
     var i = 0
     while i + 8 <= n {
@@ -85,7 +94,15 @@ public func maxElement(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
 
 /// p[i] = exp(p[i] - shift) for `n` floats; returns their sum (eight lanes of partial sums).
 @inlinable
-public func expShiftedInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) -> Float {
+public func expShiftedInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int, shift: Float,
+                              unit: VectorUnit = .detected) -> Float {
+    if unit != .portable { return hd_exp_shifted(Int32(unit.rawValue), p, n, shift, nil) }
+    return portableExpShiftedInPlace(p, n, shift: shift)
+}
+
+/// `expShiftedInPlace` in eight-lane Swift: the reference every vector unit reproduces bit for bit.
+@inlinable
+public func portableExpShiftedInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) -> Float {
     let s8 = SIMD8<Float>(repeating: shift)
     var acc = SIMD8<Float>.zero
     var i = 0

@@ -1,0 +1,115 @@
+import HiDiffKernels
+import XCTest
+
+/// Each vector unit this CPU has must give the portable loops' bits exactly: the unit a machine picks may
+/// change speed, never an image.
+final class VectorUnitTests: XCTestCase {
+    /// Lengths around every loop boundary (16-lane body, 8-lane step, scalar tail) and a long row.
+    let lengths = [0, 1, 7, 8, 9, 15, 16, 17, 23, 24, 31, 33, 1000, 1024, 4099]
+
+    /// Scores of every kind softmax meets: ordinary, large, tiny, saturating, infinite, NaN, subnormal.
+    func scores(_ n: Int, seed: UInt64) -> [Float] {
+        var rng = SplitMix(seed)
+        let specials: [Float] = [.infinity, -.infinity, .nan, 1e-40, -1e-40, 0, -0.0, 100, -100, 89, -88,
+                                 .greatestFiniteMagnitude, -.greatestFiniteMagnitude]
+        return (0..<n).map { i in
+            if i % 37 == 5 { return specials[Int(rng.next() % UInt64(specials.count))] }
+            return Float(Int64(rng.next() % 2_000_001) - 1_000_000) / 40_000
+        }
+    }
+
+    /// Elements whose bits differ.
+    func mismatches(_ a: [Float], _ b: [Float]) -> Int {
+        a.count != b.count ? max(a.count, b.count) : zip(a, b).filter { $0.bitPattern != $1.bitPattern }.count
+    }
+
+    func testTheCPUsBestUnitIsDetected() {
+        XCTAssertTrue(VectorUnit.available.contains(.portable))
+        XCTAssertEqual(VectorUnit.available.last, VectorUnit.detected)
+        print("vector unit: \(VectorUnit.detected)")
+    }
+
+    func testScaleAndMaxMatchesThePortableLoop() {
+        for unit in VectorUnit.available where unit != .portable {
+            for n in lengths {
+                for scale: Float in [1, 0.125, 0.15811388] {
+                    var reference = scores(n, seed: UInt64(n) * 31 + 7).filter { !$0.isNaN || n % 2 == 0 }
+                    var vector = reference
+                    let count = reference.count
+                    let expected = reference.withUnsafeMutableBufferPointer {
+                        scaleAndMax($0.baseAddress!, count, scale: scale, unit: .portable)
+                    }
+                    let got = vector.withUnsafeMutableBufferPointer {
+                        scaleAndMax($0.baseAddress!, count, scale: scale, unit: unit)
+                    }
+                    XCTAssertEqual(got.bitPattern, expected.bitPattern, "\(unit) n \(n) scale \(scale)")
+                    XCTAssertEqual(mismatches(vector, reference), 0, "\(unit) n \(n)")
+                }
+            }
+        }
+    }
+
+    func testExpShiftedMatchesThePortableLoopInFloat32AndBFloat16() {
+        for unit in VectorUnit.available where unit != .portable {
+            for n in lengths {
+                for shift: Float in [0, 3.5, -20, 88] {
+                    let input = scores(n, seed: UInt64(n) &* 17 &+ UInt64(shift.bitPattern))
+                    var reference = input, vector = input, rounded = input
+                    let expected = reference.withUnsafeMutableBufferPointer {
+                        portableExpShiftedInPlace($0.baseAddress!, n, shift: shift)
+                    }
+                    let got = vector.withUnsafeMutableBufferPointer {
+                        expShiftedInPlace($0.baseAddress!, n, shift: shift, unit: unit)
+                    }
+                    XCTAssertEqual(got.bitPattern, expected.bitPattern, "\(unit) sum n \(n) shift \(shift)")
+                    XCTAssertEqual(mismatches(vector, reference), 0, "\(unit) n \(n)")
+
+                    var bits = [UInt16](repeating: 0, count: n), portableBits = bits
+                    var portableInput = input
+                    let bSum = rounded.withUnsafeMutableBufferPointer { p in
+                        bits.withUnsafeMutableBufferPointer { expShifted(p.baseAddress!, n, shift: shift, toBFloat16: $0.baseAddress!, unit: unit) }
+                    }
+                    let pSum = portableInput.withUnsafeMutableBufferPointer { p in
+                        portableBits.withUnsafeMutableBufferPointer { expShifted(p.baseAddress!, n, shift: shift, toBFloat16: $0.baseAddress!, unit: .portable) }
+                    }
+                    XCTAssertEqual(bSum.bitPattern, pSum.bitPattern, "\(unit) bf16 sum n \(n)")
+                    XCTAssertEqual(zip(bits, portableBits).filter { $0 != $1 }.count, 0, "\(unit) bf16 n \(n) shift \(shift)")
+                    XCTAssertEqual(mismatches(rounded, input), 0, "the input stays")
+                }
+            }
+        }
+    }
+
+    func testBFloat16RoundingMatchesThePortableLoop() {
+        for unit in VectorUnit.available where unit != .portable {
+            for n in lengths {
+                var x = scores(n, seed: UInt64(n) + 99)
+                // Ties (round to even both ways), the largest finite that rounds to infinity, a signalling NaN.
+                let edge: [Float] = [Float(bitPattern: 0x3F80_8000), Float(bitPattern: 0x3F81_8000),
+                                     Float(bitPattern: 0x7F7F_FFFF), Float(bitPattern: 0x7F80_0001),
+                                     Float(bitPattern: 0xFF80_0001)]
+                for (i, e) in edge.enumerated() where i < n { x[(i * 7) % n] = e }
+                var a = [UInt16](repeating: 0, count: n), b = a
+                x.withUnsafeBufferPointer { src in
+                    a.withUnsafeMutableBufferPointer { convertToBFloat16(src.baseAddress!, $0.baseAddress!, count: n, unit: unit) }
+                    b.withUnsafeMutableBufferPointer { portableConvertToBFloat16(src.baseAddress!, $0.baseAddress!, count: n) }
+                }
+                XCTAssertEqual(zip(a, b).filter { $0 != $1 }.count, 0, "\(unit) n \(n)")
+                for i in 0..<n { XCTAssertEqual(b[i], bfloat16Bits(x[i]), "element \(i)") }
+            }
+        }
+    }
+}
+
+/// A small deterministic generator for test inputs.
+struct SplitMix {
+    var state: UInt64
+    init(_ seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
