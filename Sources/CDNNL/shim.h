@@ -6,6 +6,7 @@ static const int hidiff_dnnl_arg_src = DNNL_ARG_SRC;
 static const int hidiff_dnnl_arg_weights = DNNL_ARG_WEIGHTS;
 static const int hidiff_dnnl_arg_dst = DNNL_ARG_DST;
 static const int hidiff_dnnl_arg_scratchpad = DNNL_ARG_SCRATCHPAD;
+static const int hidiff_dnnl_arg_bias = DNNL_ARG_BIAS;
 
 // Debian's oneDNN runs its kernels on OpenMP (libgomp). A thread that already has its share of the cores
 // (an attention tile) asks for one thread per product; the setting is per calling thread.

@@ -25,6 +25,8 @@ public final class BFloat16GEMM: @unchecked Sendable {
         var m, n, k, lda, ldb, ldc: Int
         var transA, transB: Bool
         var alpha, beta: UInt32
+        /// Whether C gets a float32 bias per column.
+        var bias = false
     }
 
     private init() throws(BFloat16GEMMError) {
@@ -74,18 +76,24 @@ public final class BFloat16GEMM: @unchecked Sendable {
     /// Row-major C = alpha * op(A) * op(B) + beta * C, as `sgemm` takes it, with A and B in bfloat16 (bit
     /// patterns, `bfloat16Bits`) and C in float32. op(A) is m x k, op(B) is k x n; leading dimensions are
     /// row strides of the stored matrices.
+    ///
+    /// With `bias` (float32, one value per column of C; beta must then be 0), C = A B + bias, the bias added in
+    /// oneDNN's epilogue so C is written once. (A bias seeded into C and summed with beta = 1 costs two more
+    /// passes over C. A bias per row runs on oneDNN 2.6's reference kernel, ~1000x slower: convolutions, whose
+    /// bias is per row, seed their planes.)
     public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                      a: UnsafePointer<UInt16>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int, beta: Float = 0,
-                     c: UnsafeMutablePointer<Float>, ldc: Int) throws(BFloat16GEMMError) {
+                     c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil) throws(BFloat16GEMMError) {
         guard m > 0, n > 0 else { return }
+        precondition(bias == nil || beta == 0, "a bias with beta 0 only")
         guard usesOneDNN else {
             return Self.gemmByConversion(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a,
-                                         lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+                                         lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias)
         }
         gemmFlopCounter.add(2 * m * n * k, ordering: .relaxed)
         modelFlopCounter.add(2 * m * n * k, ordering: .relaxed)
         let shape = Shape(m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, transA: transA, transB: transB,
-                          alpha: alpha.bitPattern, beta: beta.bitPattern)
+                          alpha: alpha.bitPattern, beta: beta.bitPattern, bias: bias != nil)
         let primitive = try self.primitive(for: shape)
         var pd: const_dnnl_primitive_desc_t?
         try Self.check(dnnl_primitive_get_primitive_desc(primitive, &pd), "query a matmul")
@@ -114,6 +122,10 @@ public final class BFloat16GEMM: @unchecked Sendable {
             dnnl_exec_arg_t(arg: hidiff_dnnl_arg_dst,
                             memory: try withUnsafePointer(to: descs.c) { d throws(BFloat16GEMMError) in try memory(d, UnsafeMutableRawPointer(c)) }),
         ]
+        if let bias {
+            args.append(dnnl_exec_arg_t(arg: hidiff_dnnl_arg_bias,
+                                        memory: try withUnsafePointer(to: descs.bias) { d throws(BFloat16GEMMError) in try memory(d, UnsafeMutableRawPointer(mutating: bias)) }))
+        }
         if scratchBytes > 0 {
             args.append(dnnl_exec_arg_t(arg: hidiff_dnnl_arg_scratchpad, memory: try memory(scratchDesc, scratch)))
         }
@@ -127,8 +139,12 @@ public final class BFloat16GEMM: @unchecked Sendable {
     public static func gemmByConversion(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                                         alpha: Float = 1, a: UnsafePointer<UInt16>, lda: Int,
                                         b: UnsafePointer<UInt16>, ldb: Int, beta: Float = 0,
-                                        c: UnsafeMutablePointer<Float>, ldc: Int) {
+                                        c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil) {
         guard m > 0, n > 0 else { return }
+        if let bias {
+            for i in 0..<m { (c + i * ldc).update(from: bias, count: n) }
+        }
+        let beta: Float = bias == nil ? beta : 1
         // The stored matrices, packed: rows x columns with their own row strides.
         func widened(_ x: UnsafePointer<UInt16>, rows: Int, columns: Int, stride: Int) -> [Float] {
             [Float](unsafeUninitializedCapacity: rows * columns) { out, count in
@@ -155,7 +171,11 @@ public final class BFloat16GEMM: @unchecked Sendable {
         if let p = primitives.withLock({ $0[shape] }) { return p }
         var descs = try Self.descriptors(shape)
         var op = dnnl_matmul_desc_t()
-        try Self.check(dnnl_matmul_desc_init(&op, &descs.a, &descs.b, nil, &descs.c), "describe a matmul")
+        if shape.bias {
+            try Self.check(dnnl_matmul_desc_init(&op, &descs.a, &descs.b, &descs.bias, &descs.c), "describe a matmul")
+        } else {
+            try Self.check(dnnl_matmul_desc_init(&op, &descs.a, &descs.b, nil, &descs.c), "describe a matmul")
+        }
         var attr: dnnl_primitive_attr_t?
         try Self.check(dnnl_primitive_attr_create(&attr), "create matmul attributes")
         defer { dnnl_primitive_attr_destroy(attr) }
@@ -192,7 +212,7 @@ public final class BFloat16GEMM: @unchecked Sendable {
 
     /// A, B (bfloat16) and C (float32) as strided row-major matrices, transposes as swapped strides.
     private static func descriptors(_ s: Shape) throws(BFloat16GEMMError)
-        -> (a: dnnl_memory_desc_t, b: dnnl_memory_desc_t, c: dnnl_memory_desc_t) {
+        -> (a: dnnl_memory_desc_t, b: dnnl_memory_desc_t, c: dnnl_memory_desc_t, bias: dnnl_memory_desc_t) {
         func desc(_ rows: Int, _ columns: Int, _ rowStride: Int, _ columnStride: Int,
                   _ type: dnnl_data_type_t) throws(BFloat16GEMMError) -> dnnl_memory_desc_t {
             var md = dnnl_memory_desc_t()
@@ -203,7 +223,8 @@ public final class BFloat16GEMM: @unchecked Sendable {
         }
         return (try s.transA ? desc(s.m, s.k, 1, s.lda, dnnl_bf16) : desc(s.m, s.k, s.lda, 1, dnnl_bf16),
                 try s.transB ? desc(s.k, s.n, 1, s.ldb, dnnl_bf16) : desc(s.k, s.n, s.ldb, 1, dnnl_bf16),
-                try desc(s.m, s.n, s.ldc, 1, dnnl_f32))
+                try desc(s.m, s.n, s.ldc, 1, dnnl_f32),
+                try desc(1, s.n, s.n, 1, dnnl_f32))
     }
 
     private static func check(_ status: dnnl_status_t, _ what: String) throws(BFloat16GEMMError) {
@@ -237,14 +258,15 @@ public struct BFloat16GEMMError: Error, CustomStringConvertible, Sendable {
 /// process with oneDNN's reason.
 public func bfloat16GEMM(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                   a: UnsafePointer<UInt16>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int, beta: Float = 0,
-                  c: UnsafeMutablePointer<Float>, ldc: Int, split: Bool = true) {
+                  c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil,
+                  split: Bool = true) {
     guard m > 0, n > 0 else { return }
     // About 8 MFLOP per block at least: below that the ~10 us a call costs outweighs a second core.
     let parts = split ? max(1, min(ProcessInfoCores.count, 2 * m * n * k / (8 << 20))) : 1
     guard parts > 1 else {
         BFloat16GEMM.withOneThreadPerProduct {
             bfloat16GEMMBlock(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-                              b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+                              b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias)
         }
         return
     }
@@ -258,11 +280,12 @@ public func bfloat16GEMM(transA: Bool = false, transB: Bool = false, m: Int, n: 
         BFloat16GEMM.withOneThreadPerProduct {
             if alongColumns {
                 bfloat16GEMMBlock(transA: transA, transB: transB, m: m, n: len, k: k, alpha: alpha, a: a, lda: lda,
-                                  b: transB ? b + lo * ldb : b + lo, ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
+                                  b: transB ? b + lo * ldb : b + lo, ldb: ldb, beta: beta, c: c + lo, ldc: ldc,
+                                  bias: bias.map { $0 + lo })
             } else {
                 bfloat16GEMMBlock(transA: transA, transB: transB, m: len, n: n, k: k, alpha: alpha,
                                   a: transA ? a + lo : a + lo * lda, lda: lda, b: b, ldb: ldb, beta: beta,
-                                  c: c + lo * ldc, ldc: ldc)
+                                  c: c + lo * ldc, ldc: ldc, bias: bias)
             }
         }
     }
@@ -272,18 +295,18 @@ public func bfloat16GEMM(transA: Bool = false, transB: Bool = false, m: Int, n: 
 @inline(__always)
 private func bfloat16GEMMBlock(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                                a: UnsafePointer<UInt16>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int, beta: Float,
-                               c: UnsafeMutablePointer<Float>, ldc: Int) {
+                               c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?) {
     switch BFloat16GEMM.shared {
     case let .success(engine):
         do {
             try engine.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-                            b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+                            b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias)
         } catch {
             fatalError("\(error)")
         }
     case .failure:
         BFloat16GEMM.gemmByConversion(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a,
-                                      lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+                                      lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias)
     }
 }
 

@@ -1,13 +1,18 @@
 import CDNNL
+import Foundation
+import HiDiffKernels
 
 /// One line naming the kernels this process runs, for `hidiff bench`, verbose output and the worker's
 /// registration: OpenBLAS's core type (and the one it was corrected from) for float32, oneDNN's instruction
 /// set for bfloat16.
 public enum KernelSummary {
-    /// e.g. "OpenBLAS Cooperlake (corrected from Prescott); oneDNN 2.6.3 avx512_core_amx (bf16 native)".
+    /// e.g. "OpenBLAS Cooperlake (corrected from Prescott), thread timeout 2^4 cycles; oneDNN 2.6.3
+    /// avx512_core_amx (bf16 native); vector unit AVX-512".
     public static var text: String {
         let correction = OpenBLASCoreType.appliedCorrection.map { " (corrected from \($0.from))" } ?? ""
-        return "OpenBLAS \(OpenBLASCoreType.corename)\(correction); \(bfloat16)"
+        let timeout = ProcessInfo.processInfo.environment[OpenBLASCoreType.threadTimeoutVariable]
+            .map { ", thread timeout 2^\($0) cycles" } ?? ""
+        return "OpenBLAS \(OpenBLASCoreType.corename)\(correction)\(timeout); \(bfloat16); vector unit \(VectorUnit.detected)"
     }
 
     /// How bfloat16 products run here.

@@ -63,6 +63,7 @@ extension Tensor {
     public func bfloat16Bits() -> [UInt16] {
         if count == 0 { return [] }
         return [UInt16](unsafeUninitializedCapacity: count) { out, n in
+            HugePages.advise(out)
             data.withUnsafeBufferPointer { convertToBFloat16Parallel($0.baseAddress!, out.baseAddress!, count: count) }
             n = count
         }

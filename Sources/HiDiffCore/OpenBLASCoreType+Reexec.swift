@@ -53,22 +53,45 @@ extension OpenBLASCoreType {
         return Correction(from: current, to: better)
     }
 
-    /// Call first thing in `main`: when OpenBLAS fell back to kernels older than the CPU supports (see
-    /// `neededCorrection`), sets `OPENBLAS_CORETYPE` and `markerVariable` and re-executes `/proc/self/exe`
-    /// with the same arguments, so the library initialises again with the right kernels. Returns when there
-    /// is nothing to correct, or when the exec failed (after a note on stderr; the run goes on as it is).
+    /// OpenBLAS's idle threads spin (calling `sched_yield`) for 2^28 cycles, about 0.1 s, after every
+    /// product before they sleep; meanwhile hidiff's own threads (softmax, norms, Winograd transforms, oneDNN
+    /// blocks) run on the same cores, and the spinners took their time: measured a float32 U-Net forward
+    /// 12-15% faster (13.2-14.7 CPU-s against 15.6-16.6) with the timeout at its minimum, 2^4 cycles. Set it
+    /// yourself to keep another value.
+    public static let threadTimeoutVariable = "OPENBLAS_THREAD_TIMEOUT"
+    /// The timeout set when the environment has none (OpenBLAS's minimum: threads sleep once their work is done).
+    public static let threadTimeout = "4"
+
+    /// The variables to set before OpenBLAS loads: the core type when it fell back (with `markerVariable`),
+    /// and the idle threads' timeout when the user set none. Empty when there is nothing to change.
+    public static func neededEnvironment(environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> [String: String] {
+        var changes: [String: String] = [:]
+        if let correction = neededCorrection(environment: environment) {
+            changes["OPENBLAS_CORETYPE"] = correction.to
+            changes[markerVariable] = correction.description
+        }
+        if environment[threadTimeoutVariable] == nil { changes[threadTimeoutVariable] = threadTimeout }
+        return changes
+    }
+
+    /// Call first thing in `main`: when OpenBLAS's settings should change (see `neededEnvironment`: kernels
+    /// older than the CPU supports, idle threads that spin), sets the variables and re-executes
+    /// `/proc/self/exe` with the same arguments, so the library initialises again with them: it reads them
+    /// only while loading. Returns when there is nothing to change, or when the exec failed (after a note
+    /// on stderr; the run goes on as it is).
     public static func reexecIfKernelsFellBack(arguments: [String] = CommandLine.arguments) {
-        guard let correction = neededCorrection() else { return }
-        setenv("OPENBLAS_CORETYPE", correction.to, 1)
-        setenv(markerVariable, correction.description, 1)
+        let changes = neededEnvironment()
+        guard !changes.isEmpty else { return }
+        for (name, value) in changes { setenv(name, value, 1) }
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         execv("/proc/self/exe", &argv)
         // Only reached when execv failed: undo, so the environment says what really runs.
         let reason = String(cString: strerror(errno))
-        unsetenv("OPENBLAS_CORETYPE")
-        unsetenv(markerVariable)
+        for name in changes.keys { unsetenv(name) }
         for p in argv { free(p) }
+        let settings = changes.filter { $0.key != markerVariable }.map { "\($0.key)=\($0.value)" }.sorted()
         FileHandle.standardError.write(Data(
-            "hidiff: OpenBLAS runs \(correction.from) kernels; re-executing with OPENBLAS_CORETYPE=\(correction.to) failed (\(reason)); set it yourself for faster GEMM\n".utf8))
+            "hidiff: re-executing with \(settings.joined(separator: " ")) for OpenBLAS failed (\(reason)); set them yourself for faster products\n".utf8))
     }
 }

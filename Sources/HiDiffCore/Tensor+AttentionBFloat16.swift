@@ -46,6 +46,7 @@ struct BFloat16AttentionOperands {
         let count = b * heads * l * dp
         if count == 0 { return [] }
         return [UInt16](unsafeUninitializedCapacity: count) { out, n in
+            HugePages.advise(out)
             x.data.withUnsafeBufferPointer { xb in
                 let src = xb.baseAddress!, dst = out.baseAddress!
                 parallelRanges(b * l, minChunk: max(1, (1 << 15) / max(c, 1))) { rows in

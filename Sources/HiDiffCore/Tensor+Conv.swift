@@ -137,7 +137,7 @@ extension Tensor {
         // Scratch of at most ~16M elements for the column matrix; im2col writes every element.
         let rowsPerBlock = max(1, min(ho, (1 << 24) / max(k * wo, 1)))
         let colCount = pointwise ? 0 : k * rowsPerBlock * wo
-        let col = UnsafeMutablePointer<T>.allocate(capacity: max(colCount, 1))
+        let col = HugePages.allocate(T.self, capacity: max(colCount, 1))
         defer { col.deallocate() }
         return Tensor(shape: [n, o, ho, wo]) { ob in
             let outBase = ob.baseAddress!

@@ -39,17 +39,21 @@ extension Tensor {
     func linearBFloat16(weight: [UInt16], outFeatures outF: Int, bias: Tensor?) -> Tensor {
         let inF = dim(-1)
         let rows = count / max(inF, 1)
-        var out = linearOutput(outFeatures: outF, bias: bias)
+        var outShape = shape
+        outShape[outShape.count - 1] = outF
+        if let bias { precondition(bias.shape == [outF], "linear bias \(bias.shape) for \(outF) outputs") }
         let x = bfloat16Bits()
-        x.withUnsafeBufferPointer { xb in
-            weight.withUnsafeBufferPointer { w in
-                out.data.withUnsafeMutableBufferPointer { o in
-                    bfloat16GEMM(transB: true, m: rows, n: outF, k: inF, a: xb.baseAddress!, lda: inF,
-                                 b: w.baseAddress!, ldb: inF, beta: bias == nil ? 0 : 1, c: o.baseAddress!, ldc: outF)
+        // The bias is added in the product's epilogue: the output is written once.
+        return Tensor(shape: outShape) { o in
+            x.withUnsafeBufferPointer { xb in
+                weight.withUnsafeBufferPointer { w in
+                    withBias(bias) { b in
+                        bfloat16GEMM(transB: true, m: rows, n: outF, k: inF, a: xb.baseAddress!, lda: inF,
+                                     b: w.baseAddress!, ldb: inF, c: o.baseAddress!, ldc: outF, bias: b)
+                    }
                 }
             }
         }
-        return out
     }
 
     /// The output of a linear layer before its product: the bias in every row (the GEMM adds onto it with
@@ -86,4 +90,10 @@ extension Tensor {
         }
         return out
     }
+}
+
+/// Calls `body` with a pointer to the bias's elements, or nil without one.
+func withBias<R>(_ bias: Tensor?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+    guard let bias else { return body(nil) }
+    return bias.data.withUnsafeBufferPointer { body($0.baseAddress!) }
 }

@@ -24,9 +24,9 @@ extension Tensor {
         let blockTiles = max(1, min(totalTiles, (1 << 23) / (16 * max(c, o))))
         let uStride = winogradPlaneStride(o * c), vStride = winogradPlaneStride(c * blockTiles)
         let mStride = winogradPlaneStride(o * blockTiles)
-        let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * uStride)
-        let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * vStride)
-        let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * mStride)
+        let u = HugePages.allocate(Float.self, capacity: 16 * uStride)
+        let v = HugePages.allocate(Float.self, capacity: 16 * vStride)
+        let m = HugePages.allocate(Float.self, capacity: 16 * mStride)
         defer { u.deallocate(); v.deallocate(); m.deallocate() }
         // Count what a direct convolution would have issued, less the GEMMs below (counted by sgemm).
         modelFlopCounter.add(2 * n * ho * wo * o * c * 9 - 2 * 16 * o * c * totalTiles, ordering: .relaxed)

@@ -1,3 +1,5 @@
+import HiDiffKernels
+
 /// A dense float32 tensor in row-major (C-contiguous) order; image tensors are NCHW.
 ///
 /// A value type: `data` is a copy-on-write Swift array, so passing tensors around is cheap and
@@ -37,6 +39,7 @@ public struct Tensor: Sendable, Equatable {
             return
         }
         let data = [Float](unsafeUninitializedCapacity: n) { buf, count in
+            HugePages.advise(buf)
             body(buf)
             count = n
         }

@@ -2,8 +2,9 @@ import ArgumentParser
 import HiDiffCore
 
 /// The process entry. First of all, before any work: when OpenBLAS fell back to kernels older than the CPU
-/// supports (an OpenBLAS that does not know the CPU model), re-execute with `OPENBLAS_CORETYPE` set, since
-/// the library reads it only while loading. Then the command line.
+/// supports (an OpenBLAS that does not know the CPU model), or would let its idle threads spin, re-execute
+/// with `OPENBLAS_CORETYPE` / `OPENBLAS_THREAD_TIMEOUT` set, since the library reads them only while
+/// loading. Then the command line.
 @main
 enum HiDiffMain {
     static func main() async {

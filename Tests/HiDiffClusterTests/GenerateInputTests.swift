@@ -1,4 +1,5 @@
 import Foundation
+import HiDiffCore
 import XCTest
 
 /// `hidiff generate` refuses bad outputs and inputs before any work, with a message naming the problem, and
@@ -123,6 +124,12 @@ final class GenerateInputTests: XCTestCase {
         let r = try generate(["--verbose", "--precision", "bf16", "-o", dir + "/bf16.png"])
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertTrue(r.err.contains("precision bf16; kernels: OpenBLAS "), r.err)
+        // The process re-executed itself with OpenBLAS's idle threads told to sleep (unless the test's
+        // environment chose a timeout), and names its vector unit.
+        if ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"] == nil {
+            XCTAssertTrue(r.err.contains("thread timeout 2^4 cycles"), r.err)
+        }
+        XCTAssertTrue(r.err.contains("vector unit \(VectorUnit.detected)"), r.err)
         XCTAssertTrue(r.err.contains("oneDNN "), r.err)
         let png = try Data(contentsOf: URL(fileURLWithPath: dir + "/bf16.png"))
         XCTAssertNotNil(png.range(of: Data("Precision: bf16".utf8)), "the PNG's parameters record the precision")

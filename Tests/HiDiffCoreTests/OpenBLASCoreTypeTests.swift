@@ -73,6 +73,17 @@ final class OpenBLASCoreTypeTests: XCTestCase {
         XCTAssertEqual(OpenBLASCoreType.parseCPUInfo("").flags, [])
     }
 
+    func testIdleThreadsAreToldToSleepUnlessTheUserChoseATimeout() {
+        let fresh = OpenBLASCoreType.neededEnvironment(environment: [:])
+        XCTAssertEqual(fresh[OpenBLASCoreType.threadTimeoutVariable], "4")
+        let chosen = OpenBLASCoreType.neededEnvironment(environment: ["OPENBLAS_THREAD_TIMEOUT": "20",
+                                                                      "OPENBLAS_CORETYPE": "Haswell"])
+        XCTAssertEqual(chosen, [:], "the user's settings stay")
+        // A re-executed process (marker and timeout set) changes nothing more: no second exec.
+        XCTAssertEqual(OpenBLASCoreType.neededEnvironment(environment: [OpenBLASCoreType.markerVariable: "Prescott>Cooperlake",
+                                                                        "OPENBLAS_THREAD_TIMEOUT": "4"]), [:])
+    }
+
     func testNothingToDoWhenTheUserChoseOrTheMarkerIsSet() {
         XCTAssertNil(OpenBLASCoreType.neededCorrection(environment: ["OPENBLAS_CORETYPE": "Haswell"]))
         XCTAssertNil(OpenBLASCoreType.neededCorrection(environment: [OpenBLASCoreType.markerVariable: "off"]))
