@@ -71,9 +71,10 @@ final class BFloat16LayerTests: XCTestCase {
     func testAttentionIsWithinTheWeightRoundingOfFloat32() {
         var g = SplitMix(seed: 75)
         // (batch, queries, keys, channels, value channels, heads, causal): heads of 40 (padded to 64) and 64,
-        // several key blocks with a partial last one, a value width of its own, causal.
+        // several key blocks with a partial last one, a value width of its own, causal (in one key block and in
+        // several).
         let cases = [(2, 300, 1100, 80, 80, 2, false), (1, 64, 77, 128, 128, 2, false), (1, 130, 130, 96, 48, 3, true),
-                     (2, 257, 2048, 40, 40, 1, false)]
+                     (2, 257, 2048, 40, 40, 1, false), (1, 1100, 1100, 64, 64, 1, true)]
         for (b, lq, lk, c, cv, heads, causal) in cases {
             let q = g.tensor([b, lq, c]) * 3, k = g.tensor([b, lk, c]) * 3, v = g.tensor([b, lk, cv])
             let got = Tensor.attention(query: q, key: k, value: v, heads: heads, causal: causal, precision: .bf16)
