@@ -149,7 +149,9 @@ extension Tensor {
                         rowWeights.map { ($0 + visible).update(repeating: 0, count: n - visible) }
                     }
                 }
-                let blockMax = scaleAndMax(row, visible, scale: weights == nil ? 1 : g.scale)
+                // bfloat16's products come unscaled: the scale is applied here, in float32, as each score is read.
+                let scale: Float = weights == nil ? 1 : g.scale
+                let blockMax = scaledMax(row, visible, scale: scale)
                 let oldMax = rowMax[i]
                 let newMax = max(oldMax, blockMax)
                 if newMax == -.infinity {
@@ -158,7 +160,7 @@ extension Tensor {
                     rowWeights.map { $0.update(repeating: 0, count: visible) }
                     continue
                 }
-                let sum = rowWeights.map { expShifted(row, visible, shift: newMax, toBFloat16: $0) }
+                let sum = rowWeights.map { expShifted(row, visible, scale: scale, shift: newMax, toBFloat16: $0) }
                     ?? expShiftedInPlace(row, visible, shift: newMax)
                 if k0 > 0 && oldMax < newMax {
                     // Earlier blocks were exponentiated against a smaller maximum: rescale them.

@@ -21,26 +21,7 @@ public func floatFromBFloat16(_ b: UInt16) -> Float {
 /// Converts `count` floats to bfloat16 (round to nearest even): `bfloat16Bits` on vectors.
 public func convertToBFloat16(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, count: Int,
                               unit: VectorUnit = .detected) {
-    if unit != .portable { return hd_to_bfloat16(Int32(unit.rawValue), src, dst, count) }
-    portableConvertToBFloat16(src, dst, count: count)
-}
-
-/// `convertToBFloat16` in Swift, 16 at a time.
-public func portableConvertToBFloat16(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, count: Int) {
-    var i = 0
-    let raw = UnsafeRawPointer(src), out = UnsafeMutableRawPointer(dst)
-    while i + 16 <= count {
-        let x = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-        let bits = unsafeBitCast(x, to: SIMD16<UInt32>.self)
-        var rounded = (bits &+ (0x7FFF &+ ((bits &>> 16) & 1))) &>> 16
-        rounded.replace(with: (bits &>> 16) | 0x0040, where: x .!= x)
-        out.storeBytes(of: SIMD16<UInt16>(truncatingIfNeeded: rounded), toByteOffset: i * 2, as: SIMD16<UInt16>.self)
-        i += 16
-    }
-    while i < count {
-        dst[i] = bfloat16Bits(src[i])
-        i += 1
-    }
+    hd_to_bfloat16(Int32(unit.rawValue), src, dst, count)
 }
 
 /// `convertToBFloat16` split over the cores, for activations of a layer (megabytes).

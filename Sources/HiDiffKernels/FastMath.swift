@@ -1,5 +1,3 @@
-import CVectorKernels
-
 /// Vectorised float32 exp, the hot path of softmax, SiLU and GELU: relative error <= 1e-7 on
 /// [-87, 88] (inputs beyond are clamped there).
 ///
@@ -64,62 +62,6 @@ public func load8(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
 @inlinable @inline(__always)
 public func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, toByteOffset: i &* 4, as: SIMD8<Float>.self)
-}
-
-/// Largest of `n` floats (-infinity for none; NaN never wins).
-@inlinable
-public func maxElement(_ p: UnsafePointer<Float>, _ n: Int, unit: VectorUnit = .detected) -> Float {
-    if unit != .portable { return hd_scale_max(Int32(unit.rawValue), UnsafeMutablePointer(mutating: p), n, 1) }
-    return portableMaxElement(p, n)
-}
-
-/// `maxElement` in eight-lane Swift.
-@inlinable
-public func portableMaxElement(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
-    var m8 = SIMD8<Float>(repeating: -.infinity)
-    var i = 0
-    while i + 8 <= n {
-        let v = load8(p, i)
-        m8 = m8.replacing(with: v, where: v .> m8)
-        i += 8
-    }
-    var m = -Float.infinity
-    for l in 0..<8 where m8[l] > m { m = m8[l] }
-    while i < n {
-        if p[i] > m { m = p[i] }
-        i += 1
-    }
-    return m
-}
-
-/// p[i] = exp(p[i] - shift) for `n` floats; returns their sum (eight lanes of partial sums).
-@inlinable
-public func expShiftedInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int, shift: Float,
-                              unit: VectorUnit = .detected) -> Float {
-    if unit != .portable { return hd_exp_shifted(Int32(unit.rawValue), p, n, shift, nil) }
-    return portableExpShiftedInPlace(p, n, shift: shift)
-}
-
-/// `expShiftedInPlace` in eight-lane Swift: the reference every vector unit reproduces bit for bit.
-@inlinable
-public func portableExpShiftedInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) -> Float {
-    let s8 = SIMD8<Float>(repeating: shift)
-    var acc = SIMD8<Float>.zero
-    var i = 0
-    while i + 8 <= n {
-        let e = fastExp(load8(p, i) - s8)
-        store8(e, p, i)
-        acc += e
-        i += 8
-    }
-    var sum = acc.sum()
-    while i < n {
-        let e = fastExp(p[i] - shift)
-        p[i] = e
-        sum += e
-        i += 1
-    }
-    return sum
 }
 
 /// Vectorised float32 erf: Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7), the formula PyTorch's

@@ -1,13 +1,13 @@
 import CVectorKernels
 
 /// The vector unit softmax's row loops and bfloat16 rounding run on (CVectorKernels), detected once from
-/// the CPU's features. Every unit computes the same bits as the portable loops here, so the choice changes
-/// speed only.
+/// the CPU's features. Every unit computes the same bits as the scalar one, so the choice changes speed only.
 public enum VectorUnit: Int, Sendable, CaseIterable, CustomStringConvertible {
-    /// The portable Swift loops (eight lanes, built for baseline x86-64 or any other CPU).
+    /// Scalar C: any CPU, and the reference the others are tested against.
     case portable = 0
+    /// AVX2 with FMA.
     case avx2 = 1
-    /// AVX-512 F, BW and VL.
+    /// AVX-512 F, BW and VL, with FMA.
     case avx512 = 2
 
     /// The best unit this CPU has.
@@ -18,29 +18,37 @@ public enum VectorUnit: Int, Sendable, CaseIterable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .portable: return "portable"
+        case .portable: return "scalar"
         case .avx2: return "AVX2"
         case .avx512: return "AVX-512"
         }
     }
 }
 
-/// p[i] *= scale for `n` floats (nothing when scale is 1); returns the largest result (-infinity for none).
+/// The largest p[i] * scale of `n` floats (-infinity for none; NaN never wins); p is not changed.
 @inlinable
-public func scaleAndMax(_ p: UnsafeMutablePointer<Float>, _ n: Int, scale: Float,
-                        unit: VectorUnit = .detected) -> Float {
-    if unit != .portable { return hd_scale_max(Int32(unit.rawValue), p, n, scale) }
-    if scale != 1 { for i in 0..<n { p[i] *= scale } }
-    return portableMaxElement(p, n)
+public func scaledMax(_ p: UnsafePointer<Float>, _ n: Int, scale: Float, unit: VectorUnit = .detected) -> Float {
+    hd_scale_max(Int32(unit.rawValue), p, n, scale)
 }
 
-/// e[i] = fastExp(p[i] - shift) for `n` floats rounded to bfloat16 into `dst` (p unchanged); returns the
-/// sum of the float32 e, as `expShiftedInPlace` sums them.
+/// Largest of `n` floats (-infinity for none; NaN never wins).
 @inlinable
-public func expShifted(_ p: UnsafeMutablePointer<Float>, _ n: Int, shift: Float,
+public func maxElement(_ p: UnsafePointer<Float>, _ n: Int, unit: VectorUnit = .detected) -> Float {
+    hd_scale_max(Int32(unit.rawValue), p, n, 1)
+}
+
+/// p[i] = exp(p[i] - shift) for `n` floats (softmax's exponential: relative error <= 2e-7); returns their
+/// sum, in sixteen running lane sums.
+@inlinable
+public func expShiftedInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int, shift: Float,
+                              unit: VectorUnit = .detected) -> Float {
+    hd_exp_shifted(Int32(unit.rawValue), p, n, 1, shift, nil)
+}
+
+/// exp(p[i] * scale - shift) for `n` floats (the product rounded first), rounded to bfloat16 into `dst` (p
+/// unchanged); returns the sum of the float32 exponentials, as `expShiftedInPlace` sums them.
+@inlinable
+public func expShifted(_ p: UnsafeMutablePointer<Float>, _ n: Int, scale: Float = 1, shift: Float,
                        toBFloat16 dst: UnsafeMutablePointer<UInt16>, unit: VectorUnit = .detected) -> Float {
-    if unit != .portable { return hd_exp_shifted(Int32(unit.rawValue), p, n, shift, dst) }
-    let sum = portableExpShiftedInPlace(p, n, shift: shift)
-    portableConvertToBFloat16(p, dst, count: n)
-    return sum
+    hd_exp_shifted(Int32(unit.rawValue), p, n, scale, shift, dst)
 }
