@@ -40,7 +40,7 @@ let package = Package(
         // target attributes, no flags) and chosen at run time; bit for bit the portable loops' results.
         .target(name: "CVectorKernels"),
         // Tensors and their ops, the sharding seam (Collective) and torch-compatible noise (checked build).
-        .target(name: "HiDiffCore", dependencies: ["COpenBLAS", "CDNNL", "HiDiffKernels"]),
+        .target(name: "HiDiffCore", dependencies: ["COpenBLAS", "CDNNL", "CVectorKernels", "HiDiffKernels"]),
         // Weights (safetensors, diffusers folders), tokenizer, CLIP, U-Net, VAE.
         .target(name: "HiDiffModels", dependencies: ["HiDiffCore"],
                 resources: [.copy("Resources/clip")]),

@@ -56,6 +56,10 @@ extension Tensor {
                      "attention shapes q \(query.shape) k \(key.shape) v \(value.shape)")
         precondition(c % heads == 0 && cv % heads == 0, "attention: \(c) channels for \(heads) heads")
         precondition(lk > 0, "attention over an empty key sequence")
+        if usesNarrowAttention(d: c / heads, dv: cv / heads) {
+            return narrowAttention(query: query, key: key, value: value, heads: heads, causal: causal,
+                                   precision: precision)
+        }
         let geometry = AttentionGeometry(lq: lq, lk: lk, c: c, cv: cv, d: c / heads, dv: cv / heads,
                                          scale: 1 / Float(c / heads).squareRoot(), causal: causal)
         let tile = attentionTile(lk: lk, precision: precision)

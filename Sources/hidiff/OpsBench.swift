@@ -106,12 +106,12 @@ struct OpsBench: ParsableCommand {
         }
     }
 
-    static func attention(_ name: String, tokens: Int, keys: Int?, channels: Int = 320,
+    static func attention(_ name: String, tokens: Int, keys: Int?, channels: Int = 320, heads: Int = 8,
                           precision: Precision) -> Case {
         Case(name: name) {
             let q = random([2, tokens, channels])
             let k = random([2, keys ?? tokens, channels], seed: 2), v = random([2, keys ?? tokens, channels], seed: 3)
-            return { _ = Tensor.attention(query: q, key: k, value: v, heads: 8, precision: precision) }
+            return { _ = Tensor.attention(query: q, key: k, value: v, heads: heads, precision: precision) }
         }
     }
 
@@ -156,6 +156,9 @@ struct OpsBench: ParsableCommand {
             attention("attention_self_4096x320", tokens: 4096, keys: nil, precision: precision),
             attention("attention_cross_4096x77", tokens: 4096, keys: 77, precision: precision),
             attention("attention_self_1024x640", tokens: 1024, keys: nil, channels: 640, precision: precision),
+            // The demo model's top level at 256 px: two heads of 16.
+            attention("attention_self_4096x32_narrow", tokens: 4096, keys: nil, channels: 32, heads: 2,
+                      precision: precision),
         ]
         if large {
             all.append(attention("attention_self_16384x320", tokens: 16384, keys: nil, precision: precision))

@@ -7,12 +7,12 @@
 # throughput as a fraction of that peak.
 #
 #   ops/bench/unet-vs-torch.sh [--model DIR] [--sizes "512 1024"] [--runs N] [--warmup N] [--batch B]
-#                              [--python PY] [--hidiff BIN] [--precision fp32|bf16]
+#                              [--python PY] [--hidiff BIN] [--precision fp32|bf16] [--vae-factor F]
 #
 # Defaults: --model /work/fullsize/sd15/unet (make_fullsize.py writes it: random weights, real SD 1.5 config),
 # --sizes "512 1024" (latents 64x64 and 128x128), --runs 3, --warmup 1 (untimed forwards before the timed
 # ones, each tool), --batch 2, --python /work/venv/bin/python, --hidiff .build/release/hidiff (built first
-# if missing: `swift build -c release --product hidiff`), --precision fp32. With --precision bf16, PyTorch runs
+# if missing: `swift build -c release --product hidiff`), --precision fp32, --vae-factor 8 (4 for the demo model). With --precision bf16, PyTorch runs
 # twice (torch.autocast bfloat16 with float32 weights, then the weights cast to bfloat16), hidiff runs
 # `--precision bf16`, and the peak is oneDNN's bfloat16 GEMM's.
 #
@@ -26,6 +26,7 @@ SIZES="512 1024"
 RUNS=3
 WARMUP=1
 BATCH=2
+VAE_FACTOR=8
 PY=/work/venv/bin/python
 HIDIFF=.build/release/hidiff
 PRECISION=fp32
@@ -36,6 +37,7 @@ while [ $# -gt 0 ]; do
         --runs) RUNS=$2; shift 2 ;;
         --warmup) WARMUP=$2; shift 2 ;;
         --batch) BATCH=$2; shift 2 ;;
+        --vae-factor) VAE_FACTOR=$2; shift 2 ;;
         --python) PY=$2; shift 2 ;;
         --hidiff) HIDIFF=$2; shift 2 ;;
         --precision) PRECISION=$2; shift 2 ;;
@@ -58,15 +60,15 @@ for size in $SIZES; do
     TORCH_PRECISION=fp32
     [ "$PRECISION" = bf16 ] && TORCH_PRECISION=bf16-autocast
     "$PY" tools/reference/bench_torch_unet.py --model "$MODEL" -W "$size" -H "$size" --batch "$BATCH" \
-        --runs "$RUNS" --warmup "$WARMUP" --precision "$TORCH_PRECISION" | tee "$OUT/torch-$size.json"
+        --vae-factor "$VAE_FACTOR" --runs "$RUNS" --warmup "$WARMUP" --precision "$TORCH_PRECISION" | tee "$OUT/torch-$size.json"
     if [ "$PRECISION" = bf16 ]; then
         echo "== ${size}x${size}, batch $BATCH: PyTorch, bfloat16 weights" >&2
         "$PY" tools/reference/bench_torch_unet.py --model "$MODEL" -W "$size" -H "$size" --batch "$BATCH" \
-            --runs "$RUNS" --warmup "$WARMUP" --precision bf16 | tee "$OUT/torchw-$size.json"
+            --vae-factor "$VAE_FACTOR" --runs "$RUNS" --warmup "$WARMUP" --precision bf16 | tee "$OUT/torchw-$size.json"
     fi
     echo "== ${size}x${size}, batch $BATCH: hidiff" >&2
     "$HIDIFF" bench unet --model "$MODEL" -W "$size" -H "$size" --batch "$BATCH" --runs "$RUNS" --warmup "$WARMUP" \
-        --precision "$PRECISION" | tee "$OUT/hidiff-$size.json"
+        --vae-factor "$VAE_FACTOR" --precision "$PRECISION" | tee "$OUT/hidiff-$size.json"
 done
 "$HIDIFF" bench sgemm --size 2048 --runs 10 | tee "$OUT/sgemm.json"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
