@@ -8,7 +8,7 @@ import HiDiffPipeline
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks; each prints one JSON line.",
-        subcommands: [UNetBench.self, HiDiffusionBench.self, SGEMMBench.self, OpsBench.self, ShardBench.self,
+        subcommands: [UNetBench.self, GenerateBench.self, HiDiffusionBench.self, SGEMMBench.self, OpsBench.self, ShardBench.self,
                        ShardRankBench.self])
 }
 

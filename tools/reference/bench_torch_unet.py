@@ -4,7 +4,8 @@
     /work/venv/bin/python tools/reference/bench_torch_unet.py --model /work/fullsize/sd15/unet \
         --width 512 --height 512 --batch 2 --runs 3
 
-Loads a U-Net folder (config.json + safetensors, e.g. the one make_fullsize.py writes), draws random
+Loads a U-Net folder (config.json + safetensors, e.g. the one make_fullsize.py writes; or a pipeline folder's unet/)
+with one copy of its weights (lean_load.py: from_pretrained without accelerate holds two, ~21 GB for SDXL), draws random
 latents and text states, runs `--warmup` untimed forwards (default 1) and `--runs` timed ones under torch.inference_mode, and
 prints one JSON line with the same keys as `hidiff bench unet` (median_s, min_s, peak_rss_bytes) plus the
 process CPU seconds per forward (median_cpu_s), which stay comparable when other jobs share the cores.
@@ -15,13 +16,20 @@ import resource
 import statistics
 import time
 
+import os
+import sys
+
 import torch
 from diffusers import UNet2DConditionModel
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lean_load import load_diffusers_model  # noqa: E402
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="a U-Net folder (config.json + diffusion_pytorch_model.*)")
+    p.add_argument("--model", required=True, help="a U-Net folder (config.json + diffusion_pytorch_model.safetensors) "
+                                                   "or a pipeline folder (its unet/)")
     p.add_argument("-W", "--width", type=int, default=512)
     p.add_argument("-H", "--height", type=int, default=512)
     p.add_argument("--batch", type=int, default=2)
@@ -37,9 +45,11 @@ def main():
         torch.set_num_threads(args.threads)
 
     t0 = time.perf_counter()
-    unet = UNet2DConditionModel.from_pretrained(args.model).eval()
-    if args.precision == "bf16":
-        unet = unet.to(torch.bfloat16)
+    folder = args.model
+    if os.path.exists(os.path.join(folder, "model_index.json")):
+        folder = os.path.join(folder, "unet")
+    unet = load_diffusers_model(UNet2DConditionModel, folder,
+                                torch.bfloat16 if args.precision == "bf16" else torch.float32)
     load_s = time.perf_counter() - t0
     g = torch.Generator().manual_seed(0)
     h, w = args.height // args.vae_factor, args.width // args.vae_factor
