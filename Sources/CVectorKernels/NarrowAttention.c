@@ -118,11 +118,19 @@ narrow_avx512_body(const float *q, long ldq, long r0, long r1, const float *k, l
                 for (long t = 0; t < dv; t++) acc[t] = _mm512_mask_mul_ps(acc[t], grew, acc[t], alpha);
                 m = _mm512_mask_mov_ps(m, grew, nm);
             }
+            // The weights first, then the weighted sum of V: two loops, so that neither needs the other's
+            // registers (the exponential's constants, the accumulators).
             for (long j = j0; j < j1; j++) {
                 __mmask16 seen = live & (causal ? _mm512_cmp_epi32_mask(_mm512_set1_epi32((int)j), rowIndex, _MM_CMPINT_LE) : 0xFFFF);
-                __m512 x = exp16(_mm512_sub_ps(_mm512_loadu_ps(scores + (j - j0) * 16), m));
-                sum = _mm512_mask_add_ps(sum, seen, sum, x);
+                __m512 x = _mm512_maskz_mov_ps(seen, exp16(_mm512_sub_ps(_mm512_loadu_ps(scores + (j - j0) * 16), m)));
+                sum = _mm512_add_ps(sum, x);
                 if (roundWeights) x = round_bf16x16(x);
+                _mm512_storeu_ps(scores + (j - j0) * 16, x);
+            }
+            for (long j = j0; j < j1; j++) {
+                // Masked, so that a key a row does not see adds nothing even against an infinite value.
+                __mmask16 seen = live & (causal ? _mm512_cmp_epi32_mask(_mm512_set1_epi32((int)j), rowIndex, _MM_CMPINT_LE) : 0xFFFF);
+                __m512 x = _mm512_loadu_ps(scores + (j - j0) * 16);
                 const float *vj = v + j * ldv;
                 for (long t = 0; t < dv; t++) acc[t] = _mm512_mask3_fmadd_ps(x, _mm512_set1_ps(vj[t]), acc[t], seen);
             }

@@ -61,44 +61,20 @@ final class FastKernelTests: XCTestCase {
         XCTAssertLessThanOrEqual(relativeError(Tensor.concat(parts, axis: 2), whole), 1e-6)
     }
 
-    /// softmax(QK^T / sqrt d) V per head, in Double.
+    /// `referenceAttention` as a float32 tensor of the query's shape.
     private func directAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, heads: Int, causal: Bool) -> Tensor {
-        let (b, lq, c) = (q.dim(0), q.dim(1), q.dim(2))
-        let lk = k.dim(1), d = c / heads
-        var out = [Float](repeating: 0, count: b * lq * c)
-        for bi in 0..<b {
-            for h in 0..<heads {
-                for i in 0..<lq {
-                    let visible = causal ? min(lk, i + 1) : lk
-                    var s = [Double](repeating: 0, count: visible)
-                    for j in 0..<visible {
-                        var acc = 0.0
-                        for e in 0..<d {
-                            acc += Double(q.data[(bi * lq + i) * c + h * d + e]) * Double(k.data[(bi * lk + j) * c + h * d + e])
-                        }
-                        s[j] = acc / Double(d).squareRoot()
-                    }
-                    let m = s.max()!
-                    let e = s.map { Foundation.exp($0 - m) }
-                    let sum = e.reduce(0, +)
-                    for f in 0..<d {
-                        var acc = 0.0
-                        for j in 0..<visible { acc += e[j] * Double(v.data[(bi * lk + j) * c + h * d + f]) }
-                        out[(bi * lq + i) * c + h * d + f] = Float(acc / sum)
-                    }
-                }
-            }
-        }
-        return Tensor(shape: [b, lq, c], data: out)
+        Tensor(shape: [q.dim(0), q.dim(1), v.dim(2)],
+               data: referenceAttention(q, k, v, heads: heads, causal: causal).map { Float($0) })
     }
 
     func testTiledAttentionWithSeveralKeyBlocksMatchesTheDefinition() {
         var g = SplitMix(seed: 23)
-        // 2500 keys: three key blocks of the online softmax; scores spread so the running max changes.
-        let q = g.tensor([1, 70, 16]) * 3, k = g.tensor([1, 2500, 16]) * 3, v = g.tensor([1, 2500, 16])
+        // 2500 keys: three key blocks of the online softmax; scores spread so the running max changes. Heads of
+        // 32, wider than `narrowAttention` takes, so the tiled products run.
+        let q = g.tensor([1, 70, 64]) * 3, k = g.tensor([1, 2500, 64]) * 3, v = g.tensor([1, 2500, 64])
         let got = Tensor.attention(query: q, key: k, value: v, heads: 2)
         XCTAssertLessThanOrEqual(relativeError(got, directAttention(q, k, v, heads: 2, causal: false)), 1e-5)
-        let qc = g.tensor([1, 1100, 8]), kc = g.tensor([1, 1100, 8]), vc = g.tensor([1, 1100, 8])
+        let qc = g.tensor([1, 1100, 48]), kc = g.tensor([1, 1100, 48]), vc = g.tensor([1, 1100, 48])
         let causal = Tensor.attention(query: qc, key: kc, value: vc, heads: 2, causal: true)
         XCTAssertLessThanOrEqual(relativeError(causal, directAttention(qc, kc, vc, heads: 2, causal: true)), 1e-5)
     }

@@ -1,39 +1,11 @@
+import Foundation
 import HiDiffCore
+import HiDiffTestSupport
 import XCTest
 
 /// Narrow heads (at most 32 wide) take a direct kernel on AVX-512 CPUs: it must equal its scalar reference
 /// bit for bit and attention in double precision to float32's rounding.
 final class NarrowAttentionTests: XCTestCase {
-    /// softmax(scale q k^T) v per head in Double.
-    func reference(_ q: Tensor, _ k: Tensor, _ v: Tensor, heads: Int, causal: Bool) -> [Double] {
-        let (b, lq, c) = (q.dim(0), q.dim(1), q.dim(2))
-        let lk = k.dim(1), cv = v.dim(2), d = c / heads, dv = cv / heads
-        let scale = 1 / Double(d).squareRoot()
-        var out = [Double](repeating: 0, count: b * lq * cv)
-        for bi in 0..<b {
-            for h in 0..<heads {
-                for i in 0..<lq {
-                    let visible = causal ? min(lk, i + 1) : lk
-                    var s = [Double](repeating: 0, count: visible)
-                    for j in 0..<visible {
-                        var dot = 0.0
-                        for t in 0..<d { dot += Double(q.data[(bi * lq + i) * c + h * d + t]) * Double(k.data[(bi * lk + j) * c + h * d + t]) }
-                        s[j] = dot * scale
-                    }
-                    let m = s.max()!
-                    let e = s.map { Foundation.exp($0 - m) }
-                    let sum = e.reduce(0, +)
-                    for t in 0..<dv {
-                        var acc = 0.0
-                        for j in 0..<visible { acc += e[j] * Double(v.data[(bi * lk + j) * cv + h * dv + t]) }
-                        out[(bi * lq + i) * cv + h * dv + t] = acc / sum
-                    }
-                }
-            }
-        }
-        return out
-    }
-
     func random(_ shape: [Int], seed: UInt64) -> Tensor {
         var state = seed
         let n = shape.reduce(1, *)
@@ -51,7 +23,7 @@ final class NarrowAttentionTests: XCTestCase {
     func testEqualsDoublePrecisionAttention() {
         for (b, lq, lk, c, cv, heads, causal) in cases {
             let q = random([b, lq, c], seed: 1) * 2, k = random([b, lk, c], seed: 2) * 2, v = random([b, lk, cv], seed: 3)
-            let want = reference(q, k, v, heads: heads, causal: causal)
+            let want = referenceAttention(q, k, v, heads: heads, causal: causal)
             for unit in [VectorUnit.portable, VectorUnit.detected] {
                 let got = Tensor.narrowAttention(query: q, key: k, value: v, heads: heads, causal: causal, unit: unit)
                 let worst = zip(got.data, want).map { abs(Double($0) - $1) }.max()!
@@ -84,7 +56,7 @@ final class NarrowAttentionTests: XCTestCase {
         for (b, lq, lk, c, cv, heads, causal) in cases {
             let q = random([b, lq, c], seed: 7) * 3, k = random([b, lk, c], seed: 8) * 3, v = random([b, lk, cv], seed: 9)
             let got = Tensor.narrowAttention(query: q, key: k, value: v, heads: heads, causal: causal, precision: .bf16)
-            let want = reference(q.roundedToBFloat16(), k.roundedToBFloat16(), v.roundedToBFloat16(), heads: heads,
+            let want = referenceAttention(q.roundedToBFloat16(), k.roundedToBFloat16(), v.roundedToBFloat16(), heads: heads,
                                  causal: causal)
             let bound = Double(0x1p-9) * Double(v.data.map(abs).max()!) * 1.05 + 1e-5
             let worst = zip(got.data, want).map { abs(Double($0) - $1) }.max()!
