@@ -37,6 +37,16 @@ static inline float exp_scalar(float v) {
     return y * p;
 }
 
+static inline uint16_t bf16_scalar(float x);
+
+/// x rounded to bfloat16 and widened back to float32.
+static inline float round_bf16_scalar(float x) {
+    uint32_t bits = (uint32_t)bf16_scalar(x) << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
 static inline uint16_t bf16_scalar(float x) {
     uint32_t bits;
     memcpy(&bits, &x, 4);

@@ -18,14 +18,7 @@
 #include <immintrin.h>
 #endif
 
-#define KEY_BLOCK 256
-
-static inline float widen_bf16(uint16_t b) {
-    uint32_t bits = (uint32_t)b << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
+#define KEY_BLOCK (HD_NARROW_SCRATCH_FLOATS / 16)
 
 /// The scalar reference: one query row at a time, the same blocks and operations as a vector lane.
 /// k is [lk][ldk] (the head's columns first), v is [lk][ldv].
@@ -58,7 +51,7 @@ static void narrow_scalar(const float *q, long ldq, long r0, long r1, const floa
             for (long j = j0; j < j1; j++) {
                 float x = exp_scalar(scores[j - j0] - m);
                 sum = sum + x;
-                if (roundWeights) x = widen_bf16(bf16_scalar(x));
+                if (roundWeights) x = round_bf16_scalar(x);
                 const float *vj = v + j * ldv;
                 for (long t = 0; t < dv; t++) acc[t] = fmaf(x, vj[t], acc[t]);
             }
@@ -69,11 +62,9 @@ static void narrow_scalar(const float *q, long ldq, long r0, long r1, const floa
 }
 
 #if defined(__x86_64__)
-#define AVX512N __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
-
 /// Sixteen rows per vector (a last block of fewer repeats its last row in the spare lanes and writes only
 /// its own rows). scores holds KEY_BLOCK x 16 floats.
-AVX512N static inline __attribute__((always_inline)) void
+AVX512 static inline __attribute__((always_inline)) void
 narrow_avx512_body(const float *q, long ldq, long r0, long r1, const float *k, long ldk, const float *v, long ldv,
                    long lk, const long d, const long dv, float scale, int causal, int roundWeights, float *scores,
                    float *o, long ldo) {
@@ -144,11 +135,12 @@ narrow_avx512_body(const float *q, long ldq, long r0, long r1, const float *k, l
     }
 }
 
-/// The kernel with the head widths as constants for the common ones, so that Q^T's columns and the
-/// accumulators are unrolled into registers (with the widths as variables they lived on the stack, one
-/// extra load per multiply-add: measured 59 ms where the tiled products took 45).
+/// The kernel with the head widths as constants for the widths it serves in production (up to
+/// `narrowHeadWidth`, 16), so that Q^T's columns and the accumulators are unrolled into registers (with
+/// the widths as variables they lived on the stack, one extra load per multiply-add: 59 ms where the tiled
+/// products took 45). Other widths (tests reach 32) run the general body.
 #define NARROW_WIDTH(NAME, D)                                                                              \
-    AVX512N static void NAME(const float *q, long ldq, long r0, long r1, const float *k, long ldk,          \
+    AVX512 static void NAME(const float *q, long ldq, long r0, long r1, const float *k, long ldk,          \
                              const float *v, long ldv, long lk, float scale, int causal, int roundWeights,  \
                              float *scores, float *o, long ldo) {                                          \
         narrow_avx512_body(q, ldq, r0, r1, k, ldk, v, ldv, lk, D, D, scale, causal, roundWeights, scores,   \
@@ -158,10 +150,8 @@ NARROW_WIDTH(narrow_avx512_2, 2)
 NARROW_WIDTH(narrow_avx512_4, 4)
 NARROW_WIDTH(narrow_avx512_8, 8)
 NARROW_WIDTH(narrow_avx512_16, 16)
-NARROW_WIDTH(narrow_avx512_24, 24)
-NARROW_WIDTH(narrow_avx512_32, 32)
 
-AVX512N static void narrow_avx512(const float *q, long ldq, long r0, long r1, const float *k, long ldk,
+AVX512 static void narrow_avx512(const float *q, long ldq, long r0, long r1, const float *k, long ldk,
                                   const float *v, long ldv, long lk, long d, long dv, float scale, int causal,
                                   int roundWeights, float *scores, float *o, long ldo) {
     if (d == dv) {
@@ -170,8 +160,6 @@ AVX512N static void narrow_avx512(const float *q, long ldq, long r0, long r1, co
         case 4: narrow_avx512_4(q, ldq, r0, r1, k, ldk, v, ldv, lk, scale, causal, roundWeights, scores, o, ldo); return;
         case 8: narrow_avx512_8(q, ldq, r0, r1, k, ldk, v, ldv, lk, scale, causal, roundWeights, scores, o, ldo); return;
         case 16: narrow_avx512_16(q, ldq, r0, r1, k, ldk, v, ldv, lk, scale, causal, roundWeights, scores, o, ldo); return;
-        case 24: narrow_avx512_24(q, ldq, r0, r1, k, ldk, v, ldv, lk, scale, causal, roundWeights, scores, o, ldo); return;
-        case 32: narrow_avx512_32(q, ldq, r0, r1, k, ldk, v, ldv, lk, scale, causal, roundWeights, scores, o, ldo); return;
         }
     }
     narrow_avx512_body(q, ldq, r0, r1, k, ldk, v, ldv, lk, d, dv, scale, causal, roundWeights, scores, o, ldo);

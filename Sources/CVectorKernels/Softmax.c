@@ -50,13 +50,13 @@ static void to_bf16_scalar(const float *src, uint16_t *dst, long n) {
 
 #if defined(__x86_64__)
 
-// ---- AVX2: eight lanes, as the portable SIMD8 code ----
+// ---- AVX2: eight lanes ----
 
 #define AVX2 __attribute__((target("avx2,fma")))
 
 AVX2 static inline __m256 exp8(__m256 v) {
     const __m256 lo = _mm256_set1_ps(-87.33654f), hi = _mm256_set1_ps(88.0f);
-    // (x < lo) ? lo : x, then (x > hi) ? hi : x: NaN stays NaN, as the portable `replacing(with:where:)`.
+    // (x < lo) ? lo : x, then (x > hi) ? hi : x: NaN stays NaN, as in exp_scalar.
     __m256 x = _mm256_blendv_ps(v, lo, _mm256_cmp_ps(v, lo, _CMP_LT_OQ));
     x = _mm256_blendv_ps(x, hi, _mm256_cmp_ps(x, hi, _CMP_GT_OQ));
     const __m256 magic = _mm256_set1_ps(12582912.0f);

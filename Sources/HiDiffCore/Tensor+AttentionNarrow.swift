@@ -43,7 +43,7 @@ extension Tensor {
                     v.data.withUnsafeBufferPointer { vb in
                         let (qp, kp, vp, op) = (qb.baseAddress!, kb.baseAddress!, vb.baseAddress!, ob.baseAddress!)
                         parallelWorkers(min(tasks, ProcessInfoCores.count)) { _ in
-                            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 16 * 256)
+                            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Int(HD_NARROW_SCRATCH_FLOATS))
                             defer { scratch.deallocate() }
                             while true {
                                 let t = next.wrappingAdd(1, ordering: .relaxed).oldValue

@@ -25,6 +25,40 @@ final class BFloat16LayerTests: XCTestCase {
         XCTAssertEqual(Tensor(shape: [values.count], data: values).bfloat16Bits(), values.map(bfloat16Bits))
     }
 
+    /// A bias per column: oneDNN adds it in its epilogue, the by-conversion path (CPUs without a bfloat16
+    /// matmul) seeds C with it; both equal the product plus the bias.
+    func testProductBiasIsAddedPerColumnOnBothPaths() {
+        var g = SplitMix(seed: 76)
+        let (m, n, k) = (37, 70, 48)
+        let a = g.tensor([m, k]).bfloat16Bits(), b = g.tensor([n, k]).bfloat16Bits(), bias = g.tensor([n]).data
+        var plain = [Float](repeating: 0, count: m * n), fused = plain, converted = plain
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                bias.withUnsafeBufferPointer { pbias in
+                    plain.withUnsafeMutableBufferPointer {
+                        bfloat16GEMM(transB: true, m: m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!,
+                                     ldb: k, c: $0.baseAddress!, ldc: n)
+                    }
+                    fused.withUnsafeMutableBufferPointer {
+                        bfloat16GEMM(transB: true, m: m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!,
+                                     ldb: k, c: $0.baseAddress!, ldc: n, bias: pbias.baseAddress!)
+                    }
+                    converted.withUnsafeMutableBufferPointer {
+                        BFloat16GEMM.gemmByConversion(transB: true, m: m, n: n, k: k, a: pa.baseAddress!, lda: k,
+                                                      b: pb.baseAddress!, ldb: k, c: $0.baseAddress!, ldc: n,
+                                                      bias: pbias.baseAddress!)
+                    }
+                }
+            }
+        }
+        let want = (0..<(m * n)).map { plain[$0] + bias[$0 % n] }
+        let scale = want.map(abs).max()!
+        for (name, got) in [("oneDNN", fused), ("by conversion", converted)] {
+            let worst = zip(got, want).map { abs($0 - $1) }.max()!
+            XCTAssertLessThanOrEqual(worst, scale * 1e-6, name)
+        }
+    }
+
     func testLinearEqualsFloat32OnRoundedInputs() {
         var g = SplitMix(seed: 72)
         // Shapes below and above the size where the product is split over the cores.

@@ -30,8 +30,10 @@ void hd_to_bfloat16(int level, const float *src, uint16_t *dst, long n);
 /// o = softmax(scale q K^T) V, written to o (row stride ldo, row r0 first). q, k and v point at the head's
 /// first column of row 0 (row strides ldq, ldk, ldv); causal: query row i sees keys 0...i. With
 /// roundWeights the softmax weights are rounded to bfloat16 before they multiply V (the sums stay float32),
-/// as bfloat16 attention does. scratch holds 16 x 256 floats. Level 2 (AVX-512) and the scalar level 0
+/// as bfloat16 attention does. scratch holds HD_NARROW_SCRATCH_FLOATS floats (16 rows x 256 keys). Level 2 (AVX-512) and the scalar level 0
 /// give the same bits; level 1 runs the scalar code (callers use matrix products there).
+#define HD_NARROW_SCRATCH_FLOATS 4096
+
 void hd_attention_narrow(int level, const float *q, long ldq, long r0, long r1, const float *k, long ldk,
                          const float *v, long ldv, long lk, long d, long dv, float scale, int causal,
                          int roundWeights, float *scratch, float *o, long ldo);
