@@ -25,20 +25,64 @@ static float scale_max_scalar(const float *p, long n, float scale) {
 // The order of the sum: sixteen running lane sums (element i in lane i % 16) over the first n - n % 16
 // elements, added lane by lane, then the last n % 16 elements one by one. Sixteen independent chains, so
 // the vector loops never wait on one addition for the next.
-static float exp_shifted_scalar(float *p, long n, float scale, float shift, uint16_t *bf16) {
+static float exp_shifted_scalar(float *p, long n, float scale, float shift) {
     float lanes[16] = {0};
     long i = 0;
     for (; i + 16 <= n; i += 16)
         for (int l = 0; l < 16; l++) {
             float e = exp_scalar(p[i + l] * scale - shift);
-            if (bf16) bf16[i + l] = bf16_scalar(e); else p[i + l] = e;
+            p[i + l] = e;
             lanes[l] += e;
         }
     float sum = 0;
     for (int l = 0; l < 16; l++) sum += lanes[l];
     for (; i < n; i++) {
         float e = exp_scalar(p[i] * scale - shift);
-        if (bf16) bf16[i] = bf16_scalar(e); else p[i] = e;
+        p[i] = e;
+        sum += e;
+    }
+    return sum;
+}
+
+// The exponential of bfloat16 softmax weights: e = 2^t with t = x k - b in one fused multiply-add
+// (k = scale log2(e), b = shift log2(e)), t clamped to [-125, 127] (every result a normal float; NaN stays
+// NaN), t = n + f with n = rint(t), 2^f by a degree-5 near-minimax polynomial on [-1/2, 1/2] (relative error
+// 2.3e-7, as the float32 exponential's), 2^n put in exactly. Eleven vector operations where the float32
+// exponential with its separate scaling takes eighteen. (A degree-4 polynomial, 2.7e-6, was 4% faster
+// still, and moved the demo model's 128 px bfloat16 image from 48.8 to 42.7 dB PSNR against float32: the
+// sampler amplifies differences this small, so the weights keep float32's accuracy before their rounding.)
+static const float W0 = 1.0000001192092896f, W1 = 0.6931469440460205f, W2 = 0.24022120237350464f,
+                   W3 = 0.05550713464617729f, W4 = 0.00967553723603487f, W5 = 0.001327644451521337f;
+
+static inline float exp_weight_scalar(float x, float k, float b) {
+    float t = fmaf(x, k, -b);
+    if (t != t) return t;
+    if (t < -125.0f) t = -125.0f;
+    if (t > 127.0f) t = 127.0f;
+    float n = rintf(t);
+    float f = t - n;
+    float y = fmaf(W5, f, W4);
+    y = fmaf(y, f, W3);
+    y = fmaf(y, f, W2);
+    y = fmaf(y, f, W1);
+    y = fmaf(y, f, W0);
+    return ldexpf(y, (int)n);
+}
+
+static float exp_weights_scalar(const float *p, long n, float k, float b, uint16_t *bf16) {
+    float lanes[16] = {0};
+    long i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int l = 0; l < 16; l++) {
+            float e = exp_weight_scalar(p[i + l], k, b);
+            bf16[i + l] = bf16_scalar(e);
+            lanes[l] += e;
+        }
+    float sum = 0;
+    for (int l = 0; l < 16; l++) sum += lanes[l];
+    for (; i < n; i++) {
+        float e = exp_weight_scalar(p[i], k, b);
+        bf16[i] = bf16_scalar(e);
         sum += e;
     }
     return sum;
@@ -113,7 +157,7 @@ AVX2 static float scale_max_avx2(const float *p, long n, float scale) {
 }
 
 /// The tail (fewer than sixteen floats) of exp_shifted: eight at a time, added to sum one by one in order.
-AVX2 static float exp_tail_avx2(float *p, long n, float scale, float shift, uint16_t *bf16, float sum) {
+AVX2 static float exp_tail_avx2(float *p, long n, float scale, float shift, float sum) {
     for (long c = 0; c < n; c += 8) {
         long count = n - c < 8 ? n - c : 8;
         float in[8] = {0, 0, 0, 0, 0, 0, 0, 0}, out[8];
@@ -121,7 +165,7 @@ AVX2 static float exp_tail_avx2(float *p, long n, float scale, float shift, uint
         __m256 x = _mm256_mul_ps(_mm256_loadu_ps(in), _mm256_set1_ps(scale));
         _mm256_storeu_ps(out, exp8(_mm256_sub_ps(x, _mm256_set1_ps(shift))));
         for (long l = 0; l < count; l++) {
-            if (bf16) bf16[c + l] = bf16_scalar(out[l]); else p[c + l] = out[l];
+            p[c + l] = out[l];
             sum += out[l];
         }
     }
@@ -138,19 +182,66 @@ AVX2 static float lane_sum16(__m256 lo, __m256 hi) {
     return sum;
 }
 
-AVX2 static float exp_shifted_avx2(float *p, long n, float scale, float shift, uint16_t *bf16) {
+AVX2 static float exp_shifted_avx2(float *p, long n, float scale, float shift) {
     const __m256 s8 = _mm256_set1_ps(shift), k8 = _mm256_set1_ps(scale);
     __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
     long i = 0;
     for (; i + 16 <= n; i += 16) {
         __m256 e0 = exp8(_mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(p + i), k8), s8));
         __m256 e1 = exp8(_mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(p + i + 8), k8), s8));
-        if (bf16) { store_bf16x8(bf16 + i, e0); store_bf16x8(bf16 + i + 8, e1); }
-        else { _mm256_storeu_ps(p + i, e0); _mm256_storeu_ps(p + i + 8, e1); }
+        _mm256_storeu_ps(p + i, e0);
+        _mm256_storeu_ps(p + i + 8, e1);
         lo = _mm256_add_ps(lo, e0);
         hi = _mm256_add_ps(hi, e1);
     }
-    return exp_tail_avx2(p + i, n - i, scale, shift, bf16 ? bf16 + i : NULL, lane_sum16(lo, hi));
+    return exp_tail_avx2(p + i, n - i, scale, shift, lane_sum16(lo, hi));
+}
+
+/// exp_weight_scalar on eight lanes: the clamp as max(lo, t) and min(hi, t), which return t when it is NaN.
+AVX2 static inline __m256 exp_weight8(__m256 x, __m256 k, __m256 b) {
+    __m256 t = _mm256_fmsub_ps(x, k, b);
+    t = _mm256_max_ps(_mm256_set1_ps(-125.0f), t);
+    t = _mm256_min_ps(_mm256_set1_ps(127.0f), t);
+    __m256 n = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 f = _mm256_sub_ps(t, n);
+    __m256 y = _mm256_fmadd_ps(_mm256_set1_ps(W5), f, _mm256_set1_ps(W4));
+    y = _mm256_fmadd_ps(y, f, _mm256_set1_ps(W3));
+    y = _mm256_fmadd_ps(y, f, _mm256_set1_ps(W2));
+    y = _mm256_fmadd_ps(y, f, _mm256_set1_ps(W1));
+    y = _mm256_fmadd_ps(y, f, _mm256_set1_ps(W0));
+    // 2^n as a float (n in [-125, 127]: a normal power of two); NaN lanes keep y, itself NaN.
+    __m256i pow2 = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    __m256 e = _mm256_mul_ps(y, _mm256_castsi256_ps(pow2));
+    return _mm256_blendv_ps(e, t, _mm256_cmp_ps(t, t, _CMP_UNORD_Q));
+}
+
+AVX2 static float exp_weights_tail_avx2(const float *p, long n, float k, float b, uint16_t *bf16, float sum) {
+    for (long c = 0; c < n; c += 8) {
+        long count = n - c < 8 ? n - c : 8;
+        float in[8] = {0, 0, 0, 0, 0, 0, 0, 0}, out[8];
+        for (long l = 0; l < count; l++) in[l] = p[c + l];
+        _mm256_storeu_ps(out, exp_weight8(_mm256_loadu_ps(in), _mm256_set1_ps(k), _mm256_set1_ps(b)));
+        for (long l = 0; l < count; l++) {
+            bf16[c + l] = bf16_scalar(out[l]);
+            sum += out[l];
+        }
+    }
+    return sum;
+}
+
+AVX2 static float exp_weights_avx2(const float *p, long n, float k, float b, uint16_t *bf16) {
+    const __m256 k8 = _mm256_set1_ps(k), b8 = _mm256_set1_ps(b);
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 e0 = exp_weight8(_mm256_loadu_ps(p + i), k8, b8);
+        __m256 e1 = exp_weight8(_mm256_loadu_ps(p + i + 8), k8, b8);
+        store_bf16x8(bf16 + i, e0);
+        store_bf16x8(bf16 + i + 8, e1);
+        lo = _mm256_add_ps(lo, e0);
+        hi = _mm256_add_ps(hi, e1);
+    }
+    return exp_weights_tail_avx2(p + i, n - i, k, b, bf16 + i, lane_sum16(lo, hi));
 }
 
 AVX2 static void to_bf16_avx2(const float *src, uint16_t *dst, long n) {
@@ -175,31 +266,60 @@ AVX512 static float scale_max_avx512(const float *p, long n, float scale) {
     return rest > m ? rest : m;
 }
 
-/// The exponential loop, its bfloat16 rounding in integer arithmetic (`bf16x16`) or by the CPU's own
-/// VCVTNEPS2BF16 (AVX512-BF16). The two agree on every value an exponential here takes: the instruction
-/// rounds to nearest even as `bf16x16` does and differs only on subnormal inputs (it flushes them), and the
-/// clamp at -87.34 keeps every exponential at or above the smallest normal float.
-#define EXP_LOOP(NAME, ATTR, CONVERT)                                                                      \
-    ATTR static float NAME(float *p, long n, float scale, float shift, uint16_t *bf16) {                 \
-        const __m512 s16 = _mm512_set1_ps(shift), k16 = _mm512_set1_ps(scale);                           \
+AVX512 static float exp_shifted_avx512(float *p, long n, float scale, float shift) {
+    const __m512 s16 = _mm512_set1_ps(shift), k16 = _mm512_set1_ps(scale);
+    __m512 acc = _mm512_setzero_ps();
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 e = exp16(_mm512_sub_ps(_mm512_mul_ps(_mm512_loadu_ps(p + i), k16), s16));
+        _mm512_storeu_ps(p + i, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    __m256 lo = _mm512_castps512_ps256(acc);
+    __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1));
+    return exp_tail_avx2(p + i, n - i, scale, shift, lane_sum16(lo, hi));
+}
+
+/// exp_weight_scalar on sixteen lanes; VSCALEFPS puts 2^n in (exact: every result is a normal float) and
+/// passes NaN through.
+AVX512 static inline __m512 exp_weight16(__m512 x, __m512 k, __m512 b) {
+    __m512 t = _mm512_fmsub_ps(x, k, b);
+    t = _mm512_max_ps(_mm512_set1_ps(-125.0f), t);
+    t = _mm512_min_ps(_mm512_set1_ps(127.0f), t);
+    __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 f = _mm512_sub_ps(t, n);
+    __m512 y = _mm512_fmadd_ps(_mm512_set1_ps(W5), f, _mm512_set1_ps(W4));
+    y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(W3));
+    y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(W2));
+    y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(W1));
+    y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(W0));
+    return _mm512_scalef_ps(y, n);
+}
+
+/// The weights' loop, their bfloat16 rounding in integer arithmetic (`bf16x16`) or by the CPU's own
+/// VCVTNEPS2BF16 (AVX512-BF16). The two agree on every value taken here: the instruction rounds to nearest
+/// even as `bf16x16` does and differs only on subnormal inputs (it flushes them), and every weight is normal.
+#define WEIGHTS_LOOP(NAME, ATTR, CONVERT)                                                                  \
+    ATTR static float NAME(const float *p, long n, float k, float b, uint16_t *bf16) {                   \
+        const __m512 k16 = _mm512_set1_ps(k), b16 = _mm512_set1_ps(b);                                   \
         __m512 acc = _mm512_setzero_ps();                                                                  \
         long i = 0;                                                                                        \
         for (; i + 16 <= n; i += 16) {                                                                     \
-            __m512 e = exp16(_mm512_sub_ps(_mm512_mul_ps(_mm512_loadu_ps(p + i), k16), s16));              \
-            if (bf16) _mm256_storeu_si256((__m256i *)(bf16 + i), CONVERT(e)); else _mm512_storeu_ps(p + i, e); \
+            __m512 e = exp_weight16(_mm512_loadu_ps(p + i), k16, b16);                                     \
+            _mm256_storeu_si256((__m256i *)(bf16 + i), CONVERT(e));                                        \
             acc = _mm512_add_ps(acc, e);                                                                   \
         }                                                                                                  \
         __m256 lo = _mm512_castps512_ps256(acc);                                                           \
         __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1));                    \
-        return exp_tail_avx2(p + i, n - i, scale, shift, bf16 ? bf16 + i : NULL, lane_sum16(lo, hi));      \
+        return exp_weights_tail_avx2(p + i, n - i, k, b, bf16 + i, lane_sum16(lo, hi));                   \
     }
 
 #define AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,avx512bf16")))
 
 AVX512BF16 static inline __m256i bf16x16_native(__m512 x) { return (__m256i)_mm512_cvtneps_pbh(x); }
 
-EXP_LOOP(exp_shifted_avx512, AVX512, bf16x16)
-EXP_LOOP(exp_shifted_avx512bf16, AVX512BF16, bf16x16_native)
+WEIGHTS_LOOP(exp_weights_avx512, AVX512, bf16x16)
+WEIGHTS_LOOP(exp_weights_avx512bf16, AVX512BF16, bf16x16_native)
 
 static int has_avx512bf16(void) {
     static _Atomic int known = -1;
@@ -229,12 +349,22 @@ float hd_scale_max(int level, const float *p, long n, float scale) {
 }
 
 float hd_exp_shifted(int level, float *p, long n, float scale, float shift, uint16_t *bf16) {
+    if (bf16) {
+        // Folded once here, so every level exponentiates with the same two constants.
+        const float log2e = 1.44269504088896341f;
+        float k = scale * log2e, b = shift * log2e;
 #if defined(__x86_64__)
-    if (level >= 2) return bf16 && has_avx512bf16() ? exp_shifted_avx512bf16(p, n, scale, shift, bf16)
-                                                    : exp_shifted_avx512(p, n, scale, shift, bf16);
-    if (level == 1) return exp_shifted_avx2(p, n, scale, shift, bf16);
+        if (level >= 2) return has_avx512bf16() ? exp_weights_avx512bf16(p, n, k, b, bf16)
+                                                : exp_weights_avx512(p, n, k, b, bf16);
+        if (level == 1) return exp_weights_avx2(p, n, k, b, bf16);
 #endif
-    return exp_shifted_scalar(p, n, scale, shift, bf16);
+        return exp_weights_scalar(p, n, k, b, bf16);
+    }
+#if defined(__x86_64__)
+    if (level >= 2) return exp_shifted_avx512(p, n, scale, shift);
+    if (level == 1) return exp_shifted_avx2(p, n, scale, shift);
+#endif
+    return exp_shifted_scalar(p, n, scale, shift);
 }
 
 void hd_to_bfloat16(int level, const float *src, uint16_t *dst, long n) {

@@ -119,6 +119,21 @@ extension Tensor {
         map { x in x / (1 + expf(-1.702 * x)) }
     }
 
+    /// One row of GEGLU: `half` values a at `src`, their gates right after; d[j] = a[j] * gelu(gate[j]).
+    @inline(__always)
+    static func gegluRow(_ src: UnsafePointer<Float>, half: Int, into d: UnsafeMutablePointer<Float>) {
+        let a = src, g = src + half
+        var j = 0
+        while j + 8 <= half {
+            store8(load8(a, j) * fastGelu(load8(g, j)), d, j)
+            j += 8
+        }
+        while j < half {
+            d[j] = a[j] * fastGelu(g[j])
+            j += 1
+        }
+    }
+
     /// GEGLU's gate: the last axis holds (a, gate) halves; returns a * gelu(gate).
     public func geglu() -> Tensor {
         profiled("geglu") { gegluCore() }
@@ -135,18 +150,7 @@ extension Tensor {
             data.withUnsafeBufferPointer { src in
                 let s = src.baseAddress!, o = out.baseAddress!
                 parallelRanges(rows, minChunk: max(1, (1 << 14) / half)) { r in
-                    for row in r {
-                        let a = s + row * last, g = a + half, d = o + row * half
-                        var j = 0
-                        while j + 8 <= half {
-                            store8(load8(a, j) * fastGelu(load8(g, j)), d, j)
-                            j += 8
-                        }
-                        while j < half {
-                            d[j] = a[j] * fastGelu(g[j])
-                            j += 1
-                        }
-                    }
+                    for row in r { Self.gegluRow(s + row * last, half: half, into: o + row * half) }
                 }
             }
         }

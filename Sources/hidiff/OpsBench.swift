@@ -106,6 +106,17 @@ struct OpsBench: ParsableCommand {
         }
     }
 
+    /// A transformer block's GEGLU feed-forward (dim -> 8 dim -> GEGLU -> 4 dim -> dim), as the U-Net runs it.
+    static func feedForward(_ name: String, rows: Int, dim: Int, precision: Precision) -> Case {
+        Case(name: name) {
+            let x = random([2, rows / 2, dim])
+            let w1 = LayerWeight(random([8 * dim, dim], seed: 2, scale: 0.05), precision: precision)
+            let w2 = LayerWeight(random([dim, 4 * dim], seed: 4, scale: 0.05), precision: precision)
+            let b1 = random([8 * dim], seed: 3), b2 = random([dim], seed: 5)
+            return { _ = x.feedForwardGEGLU(proj: w1, projBias: b1, out: w2, outBias: b2) }
+        }
+    }
+
     static func attention(_ name: String, tokens: Int, keys: Int?, channels: Int = 320, heads: Int = 8,
                           precision: Precision) -> Case {
         Case(name: name) {
@@ -153,6 +164,10 @@ struct OpsBench: ParsableCommand {
             linear("linear_8192x320_to_320", rows: 8192, inF: 320, outF: 320, precision: precision),
             linear("linear_8192x320_to_2560", rows: 8192, inF: 320, outF: 2560, precision: precision),
             linear("linear_8192x1280_to_320", rows: 8192, inF: 1280, outF: 320, precision: precision),
+            feedForward("feedforward_8192x320", rows: 8192, dim: 320, precision: precision),
+            feedForward("feedforward_2048x640", rows: 2048, dim: 640, precision: precision),
+            feedForward("feedforward_512x1280", rows: 512, dim: 1280, precision: precision),
+            feedForward("feedforward_2048x1280", rows: 2048, dim: 1280, precision: precision),
             attention("attention_self_4096x320", tokens: 4096, keys: nil, precision: precision),
             attention("attention_cross_4096x77", tokens: 4096, keys: 77, precision: precision),
             attention("attention_self_1024x640", tokens: 1024, keys: nil, channels: 640, precision: precision),

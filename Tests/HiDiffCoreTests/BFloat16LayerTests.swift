@@ -72,6 +72,30 @@ final class BFloat16LayerTests: XCTestCase {
         }
     }
 
+    /// The fused bfloat16 feed-forward (blocks of rows, GEGLU written straight to bfloat16) against the three
+    /// layers one after another: row counts below one block, across several blocks with a partial last one
+    /// on each core, with and without biases.
+    func testFusedFeedForwardEqualsTheLayersOneAfterAnother() {
+        var g = SplitMix(seed: 77)
+        let (dim, inner) = (40, 96)
+        let w1 = g.tensor([2 * inner, dim]), w2 = g.tensor([dim, inner])
+        let b1 = g.tensor([2 * inner]), b2 = g.tensor([dim])
+        let (k1, k2) = (LayerWeight(w1, precision: .bf16), LayerWeight(w2, precision: .bf16))
+        for tokens in [1, 77, Tensor.feedForwardBlockRows * 2 + 13] {
+            let x = g.tensor([2, tokens, dim])
+            for (p1, p2) in [(b1, b2), (nil, nil)] as [(Tensor?, Tensor?)] {
+                let got = x.feedForwardGEGLU(proj: k1, projBias: p1, out: k2, outBias: p2)
+                let layers = x.linear(weight: k1, bias: p1).geglu().linear(weight: k2, bias: p2)
+                XCTAssertEqual(got.shape, [2, tokens, dim])
+                XCTAssertLessThanOrEqual(relativeError(got, layers), 1e-6, "\(tokens) tokens, bias \(p1 != nil)")
+                // And float32's layers, within the rounding of the inputs and of GEGLU's output.
+                let float32 = x.feedForwardGEGLU(proj: LayerWeight(w1), projBias: p1, out: LayerWeight(w2), outBias: p2)
+                XCTAssertLessThanOrEqual(relativeError(got, float32), 2e-2, "\(tokens) tokens against float32")
+                XCTAssertGreaterThan(relativeError(got, float32), 1e-5, "bfloat16 rounding happened")
+            }
+        }
+    }
+
     func testConvolutionEqualsFloat32OnRoundedInputs() {
         var g = SplitMix(seed: 73)
         // (batch, in, out, size, kernel, stride, padding, dilation): 1x1, 3x3 with and without stride and

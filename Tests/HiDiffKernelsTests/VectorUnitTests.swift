@@ -40,6 +40,44 @@ final class VectorUnitTests: XCTestCase {
         XCTAssertTrue(special[2].isNaN)
     }
 
+    /// The exponential of bfloat16 softmax weights (scale folded in) against exp in double precision: within
+    /// 1e-6 relative before rounding (the returned sum), and each weight within bfloat16's
+    /// half step (2^-8 relative at most) of the exact exponential plus that.
+    func testBFloat16WeightsExpIsAccurateTo1e6Relative() {
+        let scale: Float = 0.15811388, shift: Float = 6.5
+        for unit in VectorUnit.available {
+            // Scores whose scaled and shifted values cover [-85, 3].
+            var x = (0..<20_001).map { Float(-496 + 557 * Double($0) / 20_000) }
+            let exact = x.map { Foundation.exp(Double($0) * Double(scale) - Double(shift)) }
+            var bits = [UInt16](repeating: 0, count: x.count)
+            let sum = x.withUnsafeMutableBufferPointer { p in
+                bits.withUnsafeMutableBufferPointer {
+                    expShifted(p.baseAddress!, p.count, scale: scale, shift: shift, toBFloat16: $0.baseAddress!, unit: unit)
+                }
+            }
+            let exactSum = exact.reduce(0, +)
+            XCTAssertLessThanOrEqual(abs(Double(sum) - exactSum) / exactSum, 1e-6, "\(unit) sum")
+            let worst = zip(bits, exact).map { abs(Double(floatFromBFloat16($0)) - $1) / $1 }.max()!
+            XCTAssertLessThanOrEqual(worst, 1.0 / 256 + 1e-6, "\(unit) weights")
+            XCTAssertGreaterThan(worst, 1.0 / 1024, "\(unit): the weights are rounded to bfloat16")
+
+            var special: [Float] = [.infinity, -.infinity, .nan, 1e30, -1e30]
+            var specialBits = [UInt16](repeating: 0, count: special.count)
+            let specialSum = special.withUnsafeMutableBufferPointer { p in
+                specialBits.withUnsafeMutableBufferPointer {
+                    expShifted(p.baseAddress!, p.count, scale: scale, shift: shift, toBFloat16: $0.baseAddress!, unit: unit)
+                }
+            }
+            let weights = specialBits.map(floatFromBFloat16)
+            XCTAssertTrue(specialSum.isNaN, "\(unit): a NaN score makes the sum NaN")
+            XCTAssertTrue(weights[2].isNaN, "\(unit): NaN stays NaN")
+            XCTAssertEqual(weights[0], Float(sign: .plus, exponent: 127, significand: 1), "\(unit): clamped at 2^127")
+            XCTAssertEqual(weights[3], weights[0], "\(unit)")
+            XCTAssertEqual(weights[1], Float(sign: .plus, exponent: -125, significand: 1), "\(unit): clamped at 2^-125")
+            XCTAssertEqual(weights[4], weights[1], "\(unit)")
+        }
+    }
+
     func testTheCPUsBestUnitIsDetected() {
         XCTAssertTrue(VectorUnit.available.contains(.portable))
         XCTAssertEqual(VectorUnit.available.last, VectorUnit.detected)

@@ -17,10 +17,11 @@ int hd_vector_level(void);
 /// The largest p[i] * scale of n floats (-infinity for none; NaN never wins); p is not changed.
 float hd_scale_max(int level, const float *p, long n, float scale);
 
-/// e[i] = exp(p[i] * scale - shift) for n floats (the product rounded, then the difference; the exponential's
-/// relative error <= 2e-7, see Softmax.c), written over p (bf16
-/// NULL) or rounded to bfloat16 into bf16 (p unchanged); returns the sum of e: sixteen running lane sums
-/// (element i in lane i % 16), added lane by lane, then the last n % 16 elements in order.
+/// e[i] = exp(p[i] * scale - shift) for n floats, written over p (bf16 NULL: the product rounded, then the
+/// difference) or rounded to bfloat16 into bf16 (p unchanged; e = 2^(p[i] k - b) with k = scale log2(e) and
+/// b = shift log2(e) rounded once; see Softmax.c); the exponential's relative error <= 2.3e-7 either way.
+/// Returns the sum of e: sixteen running lane sums (element i in lane i % 16), added lane by lane, then the
+/// last n % 16 elements in order.
 float hd_exp_shifted(int level, float *p, long n, float scale, float shift, uint16_t *bf16);
 
 /// dst[i] = bfloat16(src[i]), round to nearest even, NaN kept quiet: HiDiffKernels' `bfloat16Bits`.

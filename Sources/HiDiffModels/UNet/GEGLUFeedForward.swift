@@ -16,6 +16,6 @@ public struct GEGLUFeedForward: Sendable {
 
     /// [..., dim] -> [..., dim].
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        x.linear(weight: projWeight, bias: projBias).geglu().linear(weight: outWeight, bias: outBias)
+        x.feedForwardGEGLU(proj: projWeight, projBias: projBias, out: outWeight, outBias: outBias)
     }
 }
