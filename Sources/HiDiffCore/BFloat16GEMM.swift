@@ -27,6 +27,8 @@ public final class BFloat16GEMM: @unchecked Sendable {
         var alpha, beta: UInt32
         /// Whether C gets a float32 bias per column.
         var bias = false
+        /// A and B in float32 rather than bfloat16 (`gemmFloat32`).
+        var float32 = false
     }
 
     private init() throws(BFloat16GEMMError) {
@@ -90,10 +92,28 @@ public final class BFloat16GEMM: @unchecked Sendable {
             return Self.gemmByConversion(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a,
                                          lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias)
         }
-        gemmFlopCounter.add(2 * m * n * k, ordering: .relaxed)
-        modelFlopCounter.add(2 * m * n * k, ordering: .relaxed)
-        let shape = Shape(m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, transA: transA, transB: transB,
-                          alpha: alpha.bitPattern, beta: beta.bitPattern, bias: bias != nil)
+        try run(Shape(m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, transA: transA, transB: transB,
+                      alpha: alpha.bitPattern, beta: beta.bitPattern, bias: bias != nil),
+                a: a, b: b, c: c, bias: bias)
+    }
+
+    /// The same product with A and B in float32, on oneDNN's float32 kernels (single-threaded, as every
+    /// product here), for `sgemm` callers whose A is large and used once: oneDNN's kernels read A where it
+    /// lies, where OpenBLAS first copies it into its packed layout (attention's score tiles: a tenth of
+    /// float32 attention's time went to that copy).
+    public func gemmFloat32(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
+                            c: UnsafeMutablePointer<Float>, ldc: Int) throws(BFloat16GEMMError) {
+        guard m > 0, n > 0 else { return }
+        try run(Shape(m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, transA: transA, transB: transB,
+                      alpha: alpha.bitPattern, beta: beta.bitPattern, float32: true),
+                a: a, b: b, c: c, bias: nil)
+    }
+
+    private func run(_ shape: Shape, a: UnsafeRawPointer, b: UnsafeRawPointer, c: UnsafeMutablePointer<Float>,
+                     bias: UnsafePointer<Float>?) throws(BFloat16GEMMError) {
+        gemmFlopCounter.add(2 * shape.m * shape.n * shape.k, ordering: .relaxed)
+        modelFlopCounter.add(2 * shape.m * shape.n * shape.k, ordering: .relaxed)
         let primitive = try self.primitive(for: shape)
         var pd: const_dnnl_primitive_desc_t?
         try Self.check(dnnl_primitive_get_primitive_desc(primitive, &pd), "query a matmul")
@@ -221,8 +241,9 @@ public final class BFloat16GEMM: @unchecked Sendable {
             try check(dnnl_memory_desc_init_by_strides(&md, 2, dims, type, strides), "describe a \(rows)x\(columns) matrix")
             return md
         }
-        return (try s.transA ? desc(s.m, s.k, 1, s.lda, dnnl_bf16) : desc(s.m, s.k, s.lda, 1, dnnl_bf16),
-                try s.transB ? desc(s.k, s.n, 1, s.ldb, dnnl_bf16) : desc(s.k, s.n, s.ldb, 1, dnnl_bf16),
+        let input = s.float32 ? dnnl_f32 : dnnl_bf16
+        return (try s.transA ? desc(s.m, s.k, 1, s.lda, input) : desc(s.m, s.k, s.lda, 1, input),
+                try s.transB ? desc(s.k, s.n, 1, s.ldb, input) : desc(s.k, s.n, s.ldb, 1, input),
                 try desc(s.m, s.n, s.ldc, 1, dnnl_f32),
                 try desc(1, s.n, s.n, 1, dnnl_f32))
     }
@@ -327,6 +348,25 @@ public enum PrecisionError: Error, CustomStringConvertible, Sendable {
         switch self {
         case let .unavailable(precision, reason):
             return "precision \(precision) is unavailable here: \(reason); use --precision fp32"
+        }
+    }
+}
+
+/// `sgemm` as one single-threaded oneDNN product on the calling thread (`BFloat16GEMM.gemmFloat32`), for
+/// kernels that split their work over the cores themselves; plain `sgemm` where oneDNN did not start.
+func float32GEMMOnOneThread(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
+                            c: UnsafeMutablePointer<Float>, ldc: Int) {
+    guard case let .success(engine) = BFloat16GEMM.shared, engine.usesOneDNN else {
+        return sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
+                     ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+    BFloat16GEMM.withOneThreadPerProduct {
+        do {
+            try engine.gemmFloat32(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                                   b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        } catch {
+            fatalError("\(error)")
         }
     }
 }

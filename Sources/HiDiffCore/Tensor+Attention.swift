@@ -7,9 +7,10 @@ extension Tensor {
     public static let attentionScoreBudget = 1 << 23
 
     /// Query rows and key columns of one score tile: up to 1024 keys and about 256K floats (1 MB), so the tile
-    /// and the packed key and value blocks stay in a core's L2 and L3 caches while each SGEMM is still large
-    /// enough to run near peak (measured at 4096 tokens: 256 x 1024 beat 128 x 1024 by ~5%, 512 x 256 was
-    /// 75% slower, whole 4096-key rows 10% slower).
+    /// and the key and value blocks stay in a core's L2 and L3 caches while each product is still large
+    /// enough to run near peak (measured at 4096 tokens with OpenBLAS's products: 256 x 1024 beat 128 x 1024
+    /// by ~5%, 512 x 256 was 75% slower, whole 4096-key rows 10% slower; with oneDNN's, 128 x 1024 to
+    /// 512 x 1024 and 128 x 2048 were all within 5%).
     ///
     /// bfloat16 (AMX products, each several times faster) walks longer key sequences in blocks of 512 keys
     /// with 512 query rows: measured 8-15% faster than 1024 x 256 at 4096 tokens, and slower at 1024 tokens,
@@ -24,7 +25,7 @@ extension Tensor {
     ///
     /// `query` is [B, Lq, C], `key` and `value` [B, Lk, C] (value may have its own width Cv); heads are
     /// column blocks of C, so no head transposes are made. The work is tiled flash-attention style: each
-    /// (sample, head, block of query rows) is one task, run on one core with single-threaded SGEMMs, and
+    /// (sample, head, block of query rows) is one task, run on one core with single-threaded products, and
     /// walks the keys in blocks with an online softmax (running row max and sum, rescaling the partial
     /// output), so memory stays bounded at any sequence length and the score tile never leaves the cache.
     /// With several stripes, keys and values are gathered from every stripe (global self-attention);
@@ -134,8 +135,9 @@ extension Tensor {
             let n = min(keyBlock, keyEnd - k0)
             switch operands {
             case let .float32(q, k, _):
-                sgemm(transB: true, m: rows, n: n, k: g.d, alpha: g.scale, a: q, lda: g.c, b: k + k0 * g.c,
-                      ldb: g.c, c: s, ldc: keyBlock)
+                // oneDNN's float32 product (see `float32GEMMOnOneThread`), as for the weighted sum below.
+                float32GEMMOnOneThread(transB: true, m: rows, n: n, k: g.d, alpha: g.scale, a: q, lda: g.c,
+                                       b: k + k0 * g.c, ldb: g.c, c: s, ldc: keyBlock)
             case let .bfloat16(q, k, _, dp):
                 // Unscaled (a oneDNN output scale leaves its AMX path): scaled in float32 below.
                 bfloat16GEMM(transB: true, m: rows, n: n, k: dp, a: q, lda: dp, b: k + k0 * dp, ldb: dp, c: s,
@@ -179,8 +181,8 @@ extension Tensor {
             // The first block initialises the output rows (beta 0); later ones accumulate.
             switch operands {
             case let .float32(_, _, v):
-                sgemm(m: rows, n: g.dv, k: n, a: s, lda: keyBlock, b: v + k0 * g.cv, ldb: g.cv,
-                      beta: k0 == 0 ? 0 : 1, c: out, ldc: ldo)
+                float32GEMMOnOneThread(m: rows, n: g.dv, k: n, a: s, lda: keyBlock, b: v + k0 * g.cv, ldb: g.cv,
+                                       beta: k0 == 0 ? 0 : 1, c: out, ldc: ldo)
             case let .bfloat16(_, _, v, _):
                 bfloat16GEMM(m: rows, n: g.dv, k: n, a: scratch.weights, lda: n, b: v + k0 * g.dv, ldb: g.dv,
                              beta: k0 == 0 ? 0 : 1, c: out, ldc: ldo, split: false)
