@@ -15,8 +15,10 @@ public final class BFloat16GEMM: @unchecked Sendable {
         do throws(BFloat16GEMMError) { return .success(try BFloat16GEMM()) } catch { return .failure(error) }
     }()
 
-    private let engine: dnnl_engine_t
+    let engine: dnnl_engine_t
     private let primitives = Mutex<[Shape: dnnl_primitive_t]>([:])
+    /// Built convolutions by shape (`BFloat16Convolution.swift`).
+    let convolutionPlans = Mutex<[BFloat16ConvolutionShape: BFloat16ConvolutionPlan]>([:])
     /// False when oneDNN has no bfloat16 matmul for this CPU: products are then computed by `gemmByConversion`.
     /// Set once, in `init`.
     public private(set) var usesOneDNN = true
@@ -248,7 +250,7 @@ public final class BFloat16GEMM: @unchecked Sendable {
                 try desc(1, s.n, s.n, 1, dnnl_f32))
     }
 
-    private static func check(_ status: dnnl_status_t, _ what: String) throws(BFloat16GEMMError) {
+    static func check(_ status: dnnl_status_t, _ what: String) throws(BFloat16GEMMError) {
         guard status == dnnl_success else { throw BFloat16GEMMError(what: what, status: Int(status.rawValue)) }
     }
 }

@@ -82,11 +82,11 @@ extension Tensor {
         let plane = ho * wo
         let pointwise = kh == 1 && kw == 1 && s == 1 && padTop == 0 && padLeft == 0 && padBottom == 0
             && padRight == 0
-        if case let .bfloat16(bits) = weight.storage {
+        if case .bfloat16 = weight.storage {
             // bfloat16 products are cheap enough on AMX that Winograd's transforms would not pay.
             return profiled(pointwise ? "conv1x1 bf16" : "conv\(kh)x\(kw) bf16") {
-                conv2dBFloat16(x, weight: bits, shape: weight.shape, bias: bias, stride: s, padTop: padTop,
-                               padLeft: padLeft, dilation: d, ho: ho, wo: wo, pointwise: pointwise)
+                conv2dBFloat16(x, weight: weight, bias: bias, stride: s, padTop: padTop, padLeft: padLeft,
+                               dilation: d, ho: ho, wo: wo, pointwise: pointwise)
             }
         }
         guard case let .float32(weight) = weight.storage else { fatalError("unreachable: bfloat16 handled above") }

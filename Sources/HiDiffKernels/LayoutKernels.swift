@@ -30,6 +30,34 @@ public func transposeBatched(_ src: UnsafePointer<Float>, _ out: UnsafeMutablePo
     }
 }
 
+/// `transposeBatched` with the output rounded to bfloat16 (`bfloat16Bits`): NCHW float32 maps to NHWC
+/// bfloat16 in one pass. Each 32 x 32 tile is transposed in a float32 buffer and each of its rows rounded by
+/// the vector conversion.
+public func transposeBatchedToBFloat16(_ src: UnsafePointer<Float>, _ out: UnsafeMutablePointer<UInt16>, batch: Int,
+                                       rows: Int, cols: Int) {
+    let tile = 32
+    let tileRows = (rows + tile - 1) / tile, tileCols = (cols + tile - 1) / tile
+    let tasks = batch * tileRows
+    parallelRanges(tasks, minChunk: max(1, (1 << 15) / max(tile * cols, 1))) { range in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * tile * tile) { buffer in
+            let buf = buffer.baseAddress!, turned = buf + tile * tile
+            for task in range {
+                let b = task / tileRows, i0 = (task % tileRows) * tile
+                let s = src + b * rows * cols, o = out + b * rows * cols
+                let h = min(rows, i0 + tile) - i0
+                for tj in 0..<tileCols {
+                    let j0 = tj * tile, w = min(cols, j0 + tile) - j0
+                    for i in 0..<h { (buf + i * tile).update(from: s + (i0 + i) * cols + j0, count: w) }
+                    for j in 0..<w {
+                        for i in 0..<h { turned[j * tile + i] = buf[i * tile + j] }
+                    }
+                    for j in 0..<w { convertToBFloat16(turned + j * tile, o + (j0 + j) * rows + i0, count: h) }
+                }
+            }
+        }
+    }
+}
+
 /// Fills col[(ci*kh + i)*kw + j][r*wo + ox] with x[ci][ (y0+r)*s - padTop + i*d ][ ox*s - padLeft + j*d ],
 /// for float32 maps or bfloat16 ones (bit patterns: zero is 0 in both).
 @_specialize(exported: true, where T == Float)

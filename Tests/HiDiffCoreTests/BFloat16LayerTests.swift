@@ -111,6 +111,44 @@ final class BFloat16LayerTests: XCTestCase {
         }
     }
 
+    /// oneDNN's convolution (AMX on this CPU) on SD-like shapes: two images (one per core) and one image cut
+    /// into bands of rows, a stride-2 one; equal to float32 on the rounded inputs, and the weight reordered
+    /// into oneDNN's layout once and kept.
+    func testOneDNNConvolutionEqualsFloat32OnRoundedInputsAndKeepsItsWeights() {
+        var g = SplitMix(seed: 78)
+        for (n, c, o, size, s) in [(2, 64, 48, 20, 1), (1, 32, 64, 17, 1), (2, 32, 32, 16, 2)] {
+            let x = g.tensor([n, c, size, size + 3]), w = g.tensor([o, c, 3, 3]), b = g.tensor([o])
+            let kept = LayerWeight(w, precision: .bf16)
+            XCTAssertEqual(kept.convolutionLayoutBytes, 0)
+            let want = x.roundedToBFloat16().conv2d(weight: w.roundedToBFloat16(), bias: b, stride: s, padding: 1)
+            var copyBytes: [Int] = []
+            for _ in 0..<2 {
+                let got = x.conv2d(weight: kept, bias: b, stride: s, padding: 1)
+                XCTAssertLessThanOrEqual(relativeError(got, want), 2e-6, "\(n)x\(c)->\(o) \(size)px s\(s)")
+                copyBytes.append(kept.convolutionLayoutBytes)
+            }
+            if BFloat16GEMM.isNative {
+                // Blocked layouts pad the output channels to whole tiles (48 -> 64).
+                XCTAssertGreaterThanOrEqual(copyBytes[0], kept.byteCount, "a copy in oneDNN's layout")
+                XCTAssertLessThanOrEqual(copyBytes[0], kept.byteCount * 2, "one copy")
+                XCTAssertEqual(copyBytes[1], copyBytes[0], "made once")
+            }
+        }
+    }
+
+    func testTransposeToBFloat16EqualsTransposeThenRounding() {
+        var g = SplitMix(seed: 79)
+        for (batch, rows, cols) in [(1, 1, 1), (2, 33, 70), (3, 64, 31)] {
+            let x = g.tensor([batch, rows, cols])
+            var plain = [Float](repeating: 0, count: x.count), bits = [UInt16](repeating: 0, count: x.count)
+            x.data.withUnsafeBufferPointer { src in
+                transposeBatched(src.baseAddress!, &plain, batch: batch, rows: rows, cols: cols)
+                transposeBatchedToBFloat16(src.baseAddress!, &bits, batch: batch, rows: rows, cols: cols)
+            }
+            XCTAssertEqual(bits, plain.map(bfloat16Bits), "\(batch)x\(rows)x\(cols)")
+        }
+    }
+
     func testStripedConvolutionEqualsTheWholeMapInBFloat16() throws {
         var g = SplitMix(seed: 74)
         let x = g.tensor([2, 8, 23, 10]), w = LayerWeight(g.tensor([6, 8, 3, 3]), precision: .bf16)
