@@ -79,10 +79,8 @@ extension Tensor {
             transposeBatchedToBFloat16($0.baseAddress!, input.pointer, batch: n, rows: c, cols: h * w)
         }
         let outCount = n * ho * wo * o
-        let output = UnsafeMutableRawPointer.allocate(byteCount: max(outCount, 1) * 4, alignment: 64)
-        HugePages.advise(output, byteCount: outCount * 4)
-        let dst = output.bindMemory(to: Float.self, capacity: max(outCount, 1))
-        defer { output.deallocate() }
+        let dst = allocateAlignedFloats(outCount)
+        defer { dst.deallocate() }
         withBias(bias) { b in
             parallelWorkers(n * geometry.count) { item in
                 let image = item / geometry.count, band = item % geometry.count
