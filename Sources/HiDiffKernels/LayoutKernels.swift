@@ -7,51 +7,52 @@
 /// the source would touch 32 lines a row stride apart, which for power-of-two widths all alias one L1 set.
 public func transposeBatched(_ src: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, batch: Int, rows: Int,
                       cols: Int) {
-    let tile = 32
-    let tileRows = (rows + tile - 1) / tile, tileCols = (cols + tile - 1) / tile
-    let tasks = batch * tileRows
-    parallelRanges(tasks, minChunk: max(1, (1 << 15) / max(tile * cols, 1))) { range in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: tile * tile) { buffer in
-            let buf = buffer.baseAddress!
-            for task in range {
-                let b = task / tileRows, i0 = (task % tileRows) * tile
-                let s = src + b * rows * cols, o = out + b * rows * cols
-                let h = min(rows, i0 + tile) - i0
-                for tj in 0..<tileCols {
-                    let j0 = tj * tile, w = min(cols, j0 + tile) - j0
-                    for i in 0..<h { (buf + i * tile).update(from: s + (i0 + i) * cols + j0, count: w) }
-                    for j in 0..<w {
-                        let dst = o + (j0 + j) * rows + i0
-                        for i in 0..<h { dst[i] = buf[i * tile + j] }
-                    }
-                }
-            }
+    forEachTransposeTile(src, batch: batch, rows: rows, cols: cols, scratch: 0) { buf, _, outOffset, h, w in
+        for j in 0..<w {
+            let dst = out + outOffset + j * rows
+            for i in 0..<h { dst[i] = buf[i * transposeTile + j] }
         }
     }
 }
 
 /// `transposeBatched` with the output rounded to bfloat16 (`bfloat16Bits`): NCHW float32 maps to NHWC
-/// bfloat16 in one pass. Each 32 x 32 tile is transposed in a float32 buffer and each of its rows rounded by
+/// bfloat16 in one pass. Each tile is transposed in a second float32 buffer and each of its rows rounded by
 /// the vector conversion.
 public func transposeBatchedToBFloat16(_ src: UnsafePointer<Float>, _ out: UnsafeMutablePointer<UInt16>, batch: Int,
                                        rows: Int, cols: Int) {
-    let tile = 32
+    forEachTransposeTile(src, batch: batch, rows: rows, cols: cols, scratch: transposeTile * transposeTile) {
+        buf, turned, outOffset, h, w in
+        for j in 0..<w {
+            for i in 0..<h { turned[j * transposeTile + i] = buf[i * transposeTile + j] }
+        }
+        for j in 0..<w { convertToBFloat16(turned + j * transposeTile, out + outOffset + j * rows, count: h) }
+    }
+}
+
+/// The side of the transposes' tiles.
+@usableFromInline let transposeTile = 32
+
+/// The transposes' walk: tasks of one tile row of one matrix, split over the cores; each tile (h x w, at
+/// most 32 x 32) copied into a buffer of 32-float rows, then handed to `store` with `scratch` more floats and
+/// the offset of its first element in the transposed output (row j of the tile goes `rows` further on).
+@inline(__always)
+func forEachTransposeTile(_ src: UnsafePointer<Float>, batch: Int, rows: Int, cols: Int, scratch: Int,
+                          _ store: (_ buf: UnsafePointer<Float>, _ scratch: UnsafeMutablePointer<Float>,
+                                    _ outOffset: Int, _ h: Int, _ w: Int) -> Void) {
+    let tile = transposeTile
     let tileRows = (rows + tile - 1) / tile, tileCols = (cols + tile - 1) / tile
     let tasks = batch * tileRows
     parallelRanges(tasks, minChunk: max(1, (1 << 15) / max(tile * cols, 1))) { range in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * tile * tile) { buffer in
-            let buf = buffer.baseAddress!, turned = buf + tile * tile
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: tile * tile + scratch) { buffer in
+            let buf = buffer.baseAddress!
             for task in range {
                 let b = task / tileRows, i0 = (task % tileRows) * tile
-                let s = src + b * rows * cols, o = out + b * rows * cols
+                let s = src + b * rows * cols
                 let h = min(rows, i0 + tile) - i0
                 for tj in 0..<tileCols {
                     let j0 = tj * tile, w = min(cols, j0 + tile) - j0
                     for i in 0..<h { (buf + i * tile).update(from: s + (i0 + i) * cols + j0, count: w) }
-                    for j in 0..<w {
-                        for i in 0..<h { turned[j * tile + i] = buf[i * tile + j] }
-                    }
-                    for j in 0..<w { convertToBFloat16(turned + j * tile, o + (j0 + j) * rows + i0, count: h) }
+                    store(buf, buf + tile * tile, b * rows * cols + j0 * rows + i0, h, w)
                 }
             }
         }
