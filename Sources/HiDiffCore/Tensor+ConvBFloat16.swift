@@ -44,7 +44,7 @@ extension Tensor {
         // The padding that gives exactly ho x wo outputs (a stripe's last rows may be cut short by the caller).
         let padBottom = (ho - 1) * s + d * (kh - 1) + 1 - h - padTop
         let padRight = (wo - 1) * s + d * (kw - 1) + 1 - w - padLeft
-        guard padTop >= 0, padLeft >= 0, padBottom >= 0, padRight >= 0 else { return nil }
+        guard n > 0, c > 0, o > 0, padTop >= 0, padLeft >= 0, padBottom >= 0, padRight >= 0 else { return nil }
         let bands = max(1, min(ho, ProcessInfoCores.count / max(n, 1)))
         let bandRows = (ho + bands - 1) / bands
         // Each band: its output rows, the input rows they read, and the zero rows oneDNN adds above and below.
