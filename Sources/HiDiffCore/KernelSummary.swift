@@ -7,7 +7,7 @@ import HiDiffKernels
 /// set for bfloat16.
 public enum KernelSummary {
     /// e.g. "OpenBLAS Cooperlake (corrected from Prescott), thread timeout 2^4 cycles; oneDNN 2.6.3
-    /// avx512_core_amx (bf16 native); vector unit AVX-512".
+    /// avx512_core_amx (bf16 native, attention on AMX tiles); vector unit AVX-512".
     public static var text: String {
         let correction = OpenBLASCoreType.appliedCorrection.map { " (corrected from \($0.from))" } ?? ""
         let timeout = ProcessInfo.processInfo.environment[OpenBLASCoreType.threadTimeoutVariable]
@@ -24,7 +24,9 @@ public enum KernelSummary {
             let v = dnnl_version()!.pointee
             let path = !engine.usesOneDNN ? "bf16 by conversion to float32"
                 : BFloat16GEMM.isNative ? "bf16 native" : "bf16 emulated"
-            return "oneDNN \(v.major).\(v.minor).\(v.patch) \(BFloat16GEMM.instructionSet) (\(path))"
+            // bfloat16 attention's products run on AMX tiles of their own where the CPU has them.
+            let tiles = Tensor.attentionUsesTiles ? ", attention on AMX tiles" : ""
+            return "oneDNN \(v.major).\(v.minor).\(v.patch) \(BFloat16GEMM.instructionSet) (\(path)\(tiles))"
         }
     }
 }

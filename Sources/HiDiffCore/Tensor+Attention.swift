@@ -1,3 +1,4 @@
+import CVectorKernels
 import HiDiffKernels
 import Synchronization
 
@@ -15,11 +16,18 @@ extension Tensor {
     /// bfloat16 (AMX products, each several times faster) walks longer key sequences in blocks of 512 keys
     /// with 512 query rows: measured 8-15% faster than 1024 x 256 at 4096 tokens, and slower at 1024 tokens,
     /// where one block of every key needs no rescaling.
-    static func attentionTile(lk: Int, precision: Precision = .fp32) -> (rows: Int, keys: Int) {
+    ///
+    /// AMX tiles (`tiles`) take rows and keys in multiples of 32: both are rounded up.
+    static func attentionTile(lk: Int, precision: Precision = .fp32, tiles: Bool = false) -> (rows: Int, keys: Int) {
         let keys = precision == .bf16 && lk > 1024 ? 512 : min(lk, 1024)
         let rows = max(16, min(512, (1 << 18) / max(keys, 1)) / 16 * 16)
+        if tiles { return ((rows + 31) / 32 * 32, (keys + 31) / 32 * 32) }
         return (rows, keys)
     }
+
+    /// Whether bfloat16 attention runs its products on AMX tiles (`hd_amx_scores`): where the CPU has AMX and
+    /// the heads are not narrow. Elsewhere oneDNN's matmul runs them (AVX512-BF16, or its conversions).
+    public static var attentionUsesTiles: Bool { hd_amx_available() != 0 }
 
     /// Multi-head scaled-dot-product attention, softmax(Q K^T / sqrt(d)) V per head, d = C / heads.
     ///
@@ -40,16 +48,20 @@ extension Tensor {
     }
 
     /// Attention with every key and value at hand (one node, cross-attention, or keys already gathered).
+    /// `tiles` (bfloat16 only) runs the products on AMX tiles (true) or oneDNN's matmul (false); nil, the
+    /// default, takes tiles where the CPU has them (`attentionUsesTiles`). Tests compare the two.
     public static func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool = false,
-                                 precision: Precision = .fp32) -> Tensor {
+                                 precision: Precision = .fp32, tiles: Bool? = nil) -> Tensor {
         let name = key.dim(1) < 128 ? "attention (short keys)" : "attention"
         return profiled(precision == .bf16 ? name + " bf16" : name) {
-            tiledAttention(query: query, key: key, value: value, heads: heads, causal: causal, precision: precision)
+            tiledAttention(query: query, key: key, value: value, heads: heads, causal: causal, precision: precision,
+                           tiles: tiles)
         }
     }
 
+    /// `tiles` (bfloat16 only) chooses AMX tiles or oneDNN's products; nil takes `attentionUsesTiles`.
     static func tiledAttention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool,
-                               precision: Precision = .fp32) -> Tensor {
+                               precision: Precision = .fp32, tiles: Bool? = nil) -> Tensor {
         precondition(query.rank == 3 && key.rank == 3 && value.rank == 3, "attention wants [B, L, C] tensors")
         let (b, lq, c) = (query.dim(0), query.dim(1), query.dim(2))
         let lk = key.dim(1), cv = value.dim(2)
@@ -63,18 +75,22 @@ extension Tensor {
         }
         let geometry = AttentionGeometry(lq: lq, lk: lk, c: c, cv: cv, d: c / heads, dv: cv / heads,
                                          scale: 1 / Float(c / heads).squareRoot(), causal: causal)
-        let tile = attentionTile(lk: lk, precision: precision)
+        let tiles = precision == .bf16 && (tiles ?? attentionUsesTiles)
+        precondition(!tiles || attentionUsesTiles, "AMX tiles asked for on a CPU or process without them")
+        let tile = attentionTile(lk: lk, precision: precision, tiles: tiles)
         let queryBlocks = (lq + tile.rows - 1) / tile.rows
         let tasks = b * heads * queryBlocks
         let next = Atomic<Int>(0)
         // bfloat16: the operands rounded once per call (PyTorch's bfloat16 attention sees the same values).
-        let operands = precision == .bf16 ? BFloat16AttentionOperands(query, key, value, heads: heads) : nil
+        let operands = precision == .bf16 ? BFloat16AttentionOperands(query, key, value, heads: heads, tiles: tiles)
+            : nil
         return Tensor(shape: [b, lq, cv]) { ob in
             withAttentionOperands(query, key, value, rounded: operands) { base in
                 let op = ob.baseAddress!
                 withSingleThreadedBLAS {
                     parallelWorkers(min(tasks, ProcessInfoCores.count)) { _ in
-                        var scratch = AttentionScratch(rows: tile.rows, keys: tile.keys, outputWidth: geometry.dv)
+                        var scratch = AttentionScratch(rows: tile.rows, keys: tile.keys,
+                                                       outputWidth: operands?.tiles?.paddedValueWidth ?? geometry.dv)
                         while true {
                             let t = next.wrappingAdd(1, ordering: .relaxed).oldValue
                             if t >= tasks { break }
@@ -101,6 +117,12 @@ extension Tensor {
             rounded.q.withUnsafeBufferPointer { qb in
                 rounded.k.withUnsafeBufferPointer { kb in
                     rounded.v.withUnsafeBufferPointer { vb in
+                        if let tiles = rounded.tiles {
+                            body(.tiles(q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!,
+                                        paddedWidth: rounded.paddedWidth, paddedValueWidth: tiles.paddedValueWidth,
+                                        paddedQueries: tiles.paddedQueries, paddedKeys: tiles.paddedKeys))
+                            return
+                        }
                         body(.bfloat16(q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!,
                                        paddedWidth: rounded.paddedWidth))
                     }
@@ -124,68 +146,98 @@ extension Tensor {
                               keyBlock: Int, geometry g: AttentionGeometry, scratch: inout AttentionScratch) {
         let s = scratch.scores, rowMax = scratch.rowMax, rowSum = scratch.rowSum
         let (out, ldo): (UnsafeMutablePointer<Float>, Int)
-        if case .float32 = operands { (out, ldo) = (o, g.cv) } else { (out, ldo) = (scratch.output, g.dv) }
+        switch operands {
+        case .float32: (out, ldo) = (o, g.cv)
+        case .bfloat16: (out, ldo) = (scratch.output, g.dv)
+        case let .tiles(_, _, _, _, dvp, _, _): (out, ldo) = (scratch.output, dvp)
+        }
         for i in 0..<rows { rowMax[i] = -.infinity; rowSum[i] = 0 }
         // Causal: row i (token q0 + i) sees keys 0...q0+i; no key block beyond the last row's keys is needed.
         let keyEnd = g.causal ? min(g.lk, q0 + rows) : g.lk
-        var k0 = 0
         let weights: UnsafeMutablePointer<UInt16>?
-        if case .bfloat16 = operands { weights = scratch.weights } else { weights = nil }
+        if case .float32 = operands { weights = nil } else { weights = scratch.weights }
+        // AMX tiles take 32 query rows at a time through both products and the softmax between them, so the
+        // group's scores (32 x keyBlock floats) stay in the core's nearest caches; oneDNN's products take
+        // the whole block of rows at once.
+        let groupRows: Int
+        if case .tiles = operands { groupRows = 32 } else { groupRows = max(rows, 1) }
+        var k0 = 0
         while k0 < keyEnd {
             let n = min(keyBlock, keyEnd - k0)
-            switch operands {
-            case let .float32(q, k, _):
-                // oneDNN's float32 product (see `float32GEMMOnOneThread`), as for the weighted sum below.
-                float32GEMMOnOneThread(transB: true, m: rows, n: n, k: g.d, alpha: g.scale, a: q, lda: g.c,
-                                       b: k + k0 * g.c, ldb: g.c, c: s, ldc: keyBlock)
-            case let .bfloat16(q, k, _, dp):
-                // Unscaled (a oneDNN output scale leaves its AMX path): scaled in float32 below.
-                bfloat16GEMM(transB: true, m: rows, n: n, k: dp, a: q, lda: dp, b: k + k0 * dp, ldb: dp, c: s,
-                             ldc: keyBlock, split: false)
-            }
-            for i in 0..<rows {
-                let row = s + i * keyBlock
-                // bfloat16: this block's softmax weights, rounded as PyTorch's bfloat16 attention rounds them.
-                let rowWeights = weights.map { $0 + i * n }
-                var visible = n
-                if g.causal {
-                    visible = max(0, min(n, q0 + i + 1 - k0))
-                    if visible < n {
-                        (row + visible).update(repeating: 0, count: n - visible)
-                        rowWeights.map { ($0 + visible).update(repeating: 0, count: n - visible) }
+            // Tiles take keys 32 at a time: the padding keys' weights are zero, so their (zero) values add nothing.
+            var weightStride = n
+            if case .tiles = operands { weightStride = (n + 31) / 32 * 32 }
+            var r0 = 0
+            while r0 < rows {
+                let r1 = min(rows, r0 + groupRows)
+                switch operands {
+                case let .float32(q, k, _):
+                    // oneDNN's float32 product (see `float32GEMMOnOneThread`), as for the weighted sum below.
+                    float32GEMMOnOneThread(transB: true, m: r1 - r0, n: n, k: g.d, alpha: g.scale, a: q + r0 * g.c,
+                                           lda: g.c, b: k + k0 * g.c, ldb: g.c, c: s, ldc: keyBlock)
+                case let .bfloat16(q, k, _, dp):
+                    // Unscaled (a oneDNN output scale leaves its AMX path): scaled in float32 below.
+                    bfloat16GEMM(transB: true, m: r1 - r0, n: n, k: dp, a: q + r0 * dp, lda: dp, b: k + k0 * dp,
+                                 ldb: dp, c: s, ldc: keyBlock, split: false)
+                case let .tiles(q, k, _, dp, _, _, _):
+                    // Query rows past the last are zero padding (`BFloat16AttentionOperands`).
+                    countTileFlops(groupRows * weightStride * dp)
+                    let done = hd_amx_scores(q + r0 * dp, groupRows, dp, k + k0 * dp, weightStride, s, keyBlock)
+                    precondition(done != 0, "AMX tiles went away")
+                }
+                for i in r0..<r1 {
+                    let row = s + (i - r0) * keyBlock
+                    // bfloat16: this block's softmax weights, rounded as PyTorch's bfloat16 attention rounds them.
+                    let rowWeights = weights.map { $0 + (i - r0) * weightStride }
+                    if let rowWeights, weightStride > n { (rowWeights + n).update(repeating: 0, count: weightStride - n) }
+                    var visible = n
+                    if g.causal {
+                        visible = max(0, min(n, q0 + i + 1 - k0))
+                        if visible < n {
+                            (row + visible).update(repeating: 0, count: n - visible)
+                            rowWeights.map { ($0 + visible).update(repeating: 0, count: n - visible) }
+                        }
                     }
+                    // bfloat16's products come unscaled: the scale is applied here, in float32, as each score is read.
+                    let scale: Float = weights == nil ? 1 : g.scale
+                    let blockMax = scaledMax(row, visible, scale: scale)
+                    let oldMax = rowMax[i]
+                    let newMax = max(oldMax, blockMax)
+                    if newMax == -.infinity {
+                        // Nothing visible yet (or all scores -inf): this block contributes nothing.
+                        row.update(repeating: 0, count: visible)
+                        rowWeights.map { $0.update(repeating: 0, count: visible) }
+                        continue
+                    }
+                    let sum = rowWeights.map { expShifted(row, visible, scale: scale, shift: newMax, toBFloat16: $0) }
+                        ?? expShiftedInPlace(row, visible, shift: newMax)
+                    if k0 > 0 && oldMax < newMax {
+                        // Earlier blocks were exponentiated against a smaller maximum: rescale them.
+                        let alpha = oldMax == -.infinity ? 0 : fastExp(oldMax - newMax)
+                        rowSum[i] *= alpha
+                        let orow = out + i * ldo
+                        for j in 0..<g.dv { orow[j] *= alpha }
+                    }
+                    rowSum[i] += sum
+                    rowMax[i] = newMax
                 }
-                // bfloat16's products come unscaled: the scale is applied here, in float32, as each score is read.
-                let scale: Float = weights == nil ? 1 : g.scale
-                let blockMax = scaledMax(row, visible, scale: scale)
-                let oldMax = rowMax[i]
-                let newMax = max(oldMax, blockMax)
-                if newMax == -.infinity {
-                    // Nothing visible yet (or all scores -inf): this block contributes nothing.
-                    row.update(repeating: 0, count: visible)
-                    rowWeights.map { $0.update(repeating: 0, count: visible) }
-                    continue
+                // The first block initialises the output rows (beta 0); later ones accumulate.
+                switch operands {
+                case let .float32(_, _, v):
+                    float32GEMMOnOneThread(m: r1 - r0, n: g.dv, k: n, a: s, lda: keyBlock, b: v + k0 * g.cv,
+                                           ldb: g.cv, beta: k0 == 0 ? 0 : 1, c: out + r0 * ldo, ldc: ldo)
+                case let .bfloat16(_, _, v, _):
+                    bfloat16GEMM(m: r1 - r0, n: g.dv, k: n, a: scratch.weights, lda: n, b: v + k0 * g.dv, ldb: g.dv,
+                                 beta: k0 == 0 ? 0 : 1, c: out + r0 * ldo, ldc: ldo, split: false)
+                case let .tiles(_, _, v, _, dvp, _, _):
+                    // Weights rows past the last query row are zero (`AttentionScratch`) or finite leftovers of
+                    // earlier rows; their outputs land in scratch rows that are never read.
+                    countTileFlops(groupRows * weightStride * dvp)
+                    let done = hd_amx_weighted_sum(scratch.weights, groupRows, weightStride, v + k0 * dvp,
+                                                   weightStride, dvp, out + r0 * ldo, ldo, k0 == 0 ? 0 : 1)
+                    precondition(done != 0, "AMX tiles went away")
                 }
-                let sum = rowWeights.map { expShifted(row, visible, scale: scale, shift: newMax, toBFloat16: $0) }
-                    ?? expShiftedInPlace(row, visible, shift: newMax)
-                if k0 > 0 && oldMax < newMax {
-                    // Earlier blocks were exponentiated against a smaller maximum: rescale them.
-                    let alpha = oldMax == -.infinity ? 0 : fastExp(oldMax - newMax)
-                    rowSum[i] *= alpha
-                    let orow = out + i * ldo
-                    for j in 0..<g.dv { orow[j] *= alpha }
-                }
-                rowSum[i] += sum
-                rowMax[i] = newMax
-            }
-            // The first block initialises the output rows (beta 0); later ones accumulate.
-            switch operands {
-            case let .float32(_, _, v):
-                float32GEMMOnOneThread(m: rows, n: g.dv, k: n, a: s, lda: keyBlock, b: v + k0 * g.cv, ldb: g.cv,
-                                       beta: k0 == 0 ? 0 : 1, c: out, ldc: ldo)
-            case let .bfloat16(_, _, v, _):
-                bfloat16GEMM(m: rows, n: g.dv, k: n, a: scratch.weights, lda: n, b: v + k0 * g.dv, ldb: g.dv,
-                             beta: k0 == 0 ? 0 : 1, c: out, ldc: ldo, split: false)
+                r0 = r1
             }
             k0 += n
         }
@@ -195,6 +247,12 @@ extension Tensor {
             for j in 0..<g.dv { dst[j] = src[j] * inv }
         }
     }
+}
+
+/// Counts an AMX product's multiply-adds (2 flops each) with the matrix products' (benches' GFLOP figures).
+private func countTileFlops(_ multiplyAdds: Int) {
+    gemmFlopCounter.add(2 * multiplyAdds, ordering: .relaxed)
+    modelFlopCounter.add(2 * multiplyAdds, ordering: .relaxed)
 }
 
 /// Sizes of one attention call, shared by its tasks.
@@ -218,6 +276,8 @@ struct AttentionScratch: ~Copyable {
     init(rows: Int, keys: Int, outputWidth: Int) {
         scores = .allocate(capacity: rows * keys)
         weights = .allocate(capacity: rows * keys)
+        // Rows past a task's last query (AMX tiles compute 32 at a time) are read but never used: zeros.
+        weights.initialize(repeating: 0, count: rows * keys)
         output = .allocate(capacity: rows * outputWidth)
         rowMax = .allocate(capacity: rows)
         rowSum = .allocate(capacity: rows)

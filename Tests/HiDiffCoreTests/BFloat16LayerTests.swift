@@ -171,15 +171,40 @@ final class BFloat16LayerTests: XCTestCase {
         // several).
         let cases = [(2, 300, 1100, 80, 80, 2, false), (1, 64, 77, 128, 128, 2, false), (1, 130, 130, 96, 48, 3, true),
                      (2, 257, 2048, 40, 40, 1, false), (1, 1100, 1100, 64, 64, 1, true)]
+        // Both product paths where this CPU has them: oneDNN's matmul, and AMX tiles.
+        let paths = Tensor.attentionUsesTiles ? [false, true] : [false]
         for (b, lq, lk, c, cv, heads, causal) in cases {
             let q = g.tensor([b, lq, c]) * 3, k = g.tensor([b, lk, c]) * 3, v = g.tensor([b, lk, cv])
-            let got = Tensor.attention(query: q, key: k, value: v, heads: heads, causal: causal, precision: .bf16)
             let want = Tensor.attention(query: q.roundedToBFloat16(), key: k.roundedToBFloat16(),
                                         value: v.roundedToBFloat16(), heads: heads, causal: causal)
             let bound = Float(0x1p-9) * v.maxAbs * 1.05 + 1e-5
-            XCTAssertLessThanOrEqual(got.maxAbsDifference(want), bound, "attention \(b)x\(lq)x\(lk) c\(c) cv\(cv) h\(heads) causal \(causal)")
-            // And it is not simply float32 attention: the weights were rounded.
-            XCTAssertGreaterThan(got.maxAbsDifference(want), 0)
+            for tiles in paths {
+                let got = Tensor.attention(query: q, key: k, value: v, heads: heads, causal: causal,
+                                                precision: .bf16, tiles: tiles)
+                let name = "attention \(b)x\(lq)x\(lk) c\(c) cv\(cv) h\(heads) causal \(causal) tiles \(tiles)"
+                XCTAssertLessThanOrEqual(got.maxAbsDifference(want), bound, name)
+                // And it is not simply float32 attention: the weights were rounded.
+                XCTAssertGreaterThan(got.maxAbsDifference(want), 0, name)
+            }
+        }
+    }
+
+    /// AMX tiles and oneDNN's matmul multiply the same bfloat16 operands exactly and sum in float32, so the two
+    /// paths differ only by float32 summation order: heads of 40, 64, 80 and 160 (SD's and SDXL's), value
+    /// widths that leave a single 16-column tile, query and key counts that are not multiples of 32.
+    func testAttentionOnAMXTilesEqualsOneDNNProducts() throws {
+        try XCTSkipUnless(Tensor.attentionUsesTiles, "this CPU has no AMX (oneDNN's products run everywhere)")
+        var g = SplitMix(seed: 76)
+        let cases = [(2, 100, 1100, 80, 80, 2, false), (1, 33, 77, 320, 320, 8, false), (1, 64, 600, 640, 640, 8, false),
+                     (1, 50, 70, 160, 160, 1, false), (1, 65, 65, 128, 48, 2, true), (2, 47, 2049, 64, 16, 1, false)]
+        for (b, lq, lk, c, cv, heads, causal) in cases {
+            let q = g.tensor([b, lq, c]) * 3, k = g.tensor([b, lk, c]) * 3, v = g.tensor([b, lk, cv])
+            let tiles = Tensor.attention(query: q, key: k, value: v, heads: heads, causal: causal,
+                                              precision: .bf16, tiles: true)
+            let oneDNN = Tensor.attention(query: q, key: k, value: v, heads: heads, causal: causal,
+                                               precision: .bf16, tiles: false)
+            XCTAssertLessThanOrEqual(tiles.maxAbsDifference(oneDNN), 2e-6 * v.maxAbs,
+                                     "attention \(b)x\(lq)x\(lk) c\(c) cv\(cv) h\(heads) causal \(causal)")
         }
     }
 }

@@ -39,4 +39,32 @@ void hd_attention_narrow(int level, const float *q, long ldq, long r0, long r1, 
                          const float *v, long ldv, long lk, long d, long dv, float scale, int causal,
                          int roundWeights, float *scratch, float *o, long ldo);
 
+// ---- AMX tiles (AMXTiles.c): bfloat16 attention's products ----
+
+/// 1 when this process can run AMX bfloat16 tiles: the CPU has AMX-TILE and AMX-BF16 and Linux granted the
+/// tile state (asked once, on the first call). 0 otherwise: callers then use oneDNN's products.
+int hd_amx_available(void);
+
+/// Lays out lk key rows of dp bfloat16 (dp a multiple of 32, row stride ldk) in tile order for
+/// `hd_amx_scores`: groups of 16 keys, each 32-deep step one 1 KB tile, keys padded with zeros to a multiple
+/// of 32. out holds roundUp(lk, 32) * dp values; the keys from k0 (a multiple of 32) start at out + k0 * dp.
+void hd_amx_pack_keys(const uint16_t *k, long lk, long ldk, long dp, uint16_t *out);
+
+/// Lays out lk value rows of dv bfloat16 (row stride ldv) in tile order for `hd_amx_weighted_sum`: steps of
+/// 32 keys, columns in groups of 16 (dvp = roundUp(dv, 16)), each (step, group) one 1 KB tile of key pairs,
+/// zero beyond lk and dv. out holds roundUp(lk, 32) * dvp values; the keys from k0 (a multiple of 32) start at
+/// out + k0 * dvp.
+void hd_amx_pack_values(const uint16_t *v, long lk, long ldv, long dv, uint16_t *out);
+
+/// s[i][j] = sum over d of q[i][d] k[j][d] for rows x n (both multiples of 32): q row-major with row stride
+/// dp (a multiple of 32), kp the packed keys of this block, s row stride lds; float32 sums of exact products.
+/// Returns 0 (computing nothing) when AMX is not available.
+int hd_amx_scores(const uint16_t *q, long rows, long dp, const uint16_t *kp, long n, float *s, long lds);
+
+/// o (+)= w v for rows x dvp (rows a multiple of 32, dvp of 16) over n keys (a multiple of 32): w bfloat16
+/// row-major with row stride ldw, vp the packed values of this block, o float32 with row stride ldo, added
+/// to when accumulate is non-zero. Returns 0 (computing nothing) when AMX is not available.
+int hd_amx_weighted_sum(const uint16_t *w, long rows, long ldw, const uint16_t *vp, long n, long dvp, float *o,
+                        long ldo, int accumulate);
+
 #endif
