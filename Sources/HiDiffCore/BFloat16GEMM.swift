@@ -114,8 +114,7 @@ public final class BFloat16GEMM: @unchecked Sendable {
 
     private func run(_ shape: Shape, a: UnsafeRawPointer, b: UnsafeRawPointer, c: UnsafeMutablePointer<Float>,
                      bias: UnsafePointer<Float>?) throws(BFloat16GEMMError) {
-        gemmFlopCounter.add(2 * shape.m * shape.n * shape.k, ordering: .relaxed)
-        modelFlopCounter.add(2 * shape.m * shape.n * shape.k, ordering: .relaxed)
+        countProductFlops(2 * shape.m * shape.n * shape.k)
         let primitive = try self.primitive(for: shape)
         var pd: const_dnnl_primitive_desc_t?
         try Self.check(dnnl_primitive_get_primitive_desc(primitive, &pd), "query a matmul")

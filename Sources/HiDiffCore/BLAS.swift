@@ -9,6 +9,14 @@ public let gemmFlopCounter = Atomic<Int>(0)
 /// so it is the figure to divide by time when comparing against the machine's SGEMM peak.
 public let modelFlopCounter = Atomic<Int>(0)
 
+/// Counts a product's (or a direct convolution's) floating-point operations on both counters: the kernels
+/// that issue exactly what the model's layers represent.
+@inlinable
+func countProductFlops(_ flops: Int) {
+    gemmFlopCounter.add(flops, ordering: .relaxed)
+    modelFlopCounter.add(flops, ordering: .relaxed)
+}
+
 /// Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, through OpenBLAS.
 ///
 /// `op(A)` is m x k, `op(B)` is k x n, C is m x n; leading dimensions are row strides, which lets
@@ -20,8 +28,7 @@ public func sgemm(transA: Bool = false, transB: Bool = false,
                   b: UnsafePointer<Float>, ldb: Int,
                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
     guard m > 0, n > 0 else { return }
-    gemmFlopCounter.add(2 * m * n * k, ordering: .relaxed)
-    modelFlopCounter.add(2 * m * n * k, ordering: .relaxed)
+    countProductFlops(2 * m * n * k)
     cblas_sgemm(CblasRowMajor,
                 transA ? CblasTrans : CblasNoTrans,
                 transB ? CblasTrans : CblasNoTrans,

@@ -25,8 +25,13 @@ extension Tensor {
         return (rows, keys)
     }
 
-    /// Whether bfloat16 attention runs its products on AMX tiles (`hd_amx_scores`): where the CPU has AMX and
-    /// the heads are not narrow. Elsewhere oneDNN's matmul runs them (AVX512-BF16, or its conversions).
+    /// Query rows AMX tiles take through both products and the softmax at a time (two tiles of 16): their
+    /// scores (32 x keyBlock floats) stay in the core's nearest caches.
+    static let tileGroupRows = 32
+
+    /// Whether bfloat16 attention runs its products on AMX tiles (`hd_amx_scores`): where the CPU has AMX (heads
+    /// at most 16 wide take the narrow kernel either way). Elsewhere oneDNN's matmul runs them (AVX512-BF16, or
+    /// its conversions).
     public static var attentionUsesTiles: Bool { hd_amx_available() != 0 }
 
     /// Multi-head scaled-dot-product attention, softmax(Q K^T / sqrt(d)) V per head, d = C / heads.
@@ -89,7 +94,8 @@ extension Tensor {
                 let op = ob.baseAddress!
                 withSingleThreadedBLAS {
                     parallelWorkers(min(tasks, ProcessInfoCores.count)) { _ in
-                        var scratch = AttentionScratch(rows: tile.rows, keys: tile.keys,
+                        var scratch = AttentionScratch(rows: tile.rows, scoreRows: tiles ? tileGroupRows : tile.rows,
+                                                       keys: tile.keys,
                                                        outputWidth: operands?.tiles?.paddedValueWidth ?? geometry.dv)
                         while true {
                             let t = next.wrappingAdd(1, ordering: .relaxed).oldValue
@@ -156,11 +162,9 @@ extension Tensor {
         let keyEnd = g.causal ? min(g.lk, q0 + rows) : g.lk
         let weights: UnsafeMutablePointer<UInt16>?
         if case .float32 = operands { weights = nil } else { weights = scratch.weights }
-        // AMX tiles take 32 query rows at a time through both products and the softmax between them, so the
-        // group's scores (32 x keyBlock floats) stay in the core's nearest caches; oneDNN's products take
-        // the whole block of rows at once.
+        // AMX tiles take `tileGroupRows` query rows at a time; oneDNN's products take the whole block at once.
         let groupRows: Int
-        if case .tiles = operands { groupRows = 32 } else { groupRows = max(rows, 1) }
+        if case .tiles = operands { groupRows = tileGroupRows } else { groupRows = max(rows, 1) }
         var k0 = 0
         while k0 < keyEnd {
             let n = min(keyBlock, keyEnd - k0)
@@ -181,7 +185,7 @@ extension Tensor {
                                  ldb: dp, c: s, ldc: keyBlock, split: false)
                 case let .tiles(q, k, _, dp, _, _, _):
                     // Query rows past the last are zero padding (`BFloat16AttentionOperands`).
-                    countTileFlops(groupRows * weightStride * dp)
+                    countProductFlops(2 * (r1 - r0) * n * dp)  // as oneDNN's path counts: rows and keys unpadded
                     let done = hd_amx_scores(q + r0 * dp, groupRows, dp, k + k0 * dp, weightStride, s, keyBlock)
                     precondition(done != 0, "AMX tiles went away")
                 }
@@ -232,7 +236,7 @@ extension Tensor {
                 case let .tiles(_, _, v, _, dvp, _, _):
                     // Weights rows past the last query row are zero (`AttentionScratch`) or finite leftovers of
                     // earlier rows; their outputs land in scratch rows that are never read.
-                    countTileFlops(groupRows * weightStride * dvp)
+                    countProductFlops(2 * (r1 - r0) * n * g.dv)
                     let done = hd_amx_weighted_sum(scratch.weights, groupRows, weightStride, v + k0 * dvp,
                                                    weightStride, dvp, out + r0 * ldo, ldo, k0 == 0 ? 0 : 1)
                     precondition(done != 0, "AMX tiles went away")
@@ -247,12 +251,6 @@ extension Tensor {
             for j in 0..<g.dv { dst[j] = src[j] * inv }
         }
     }
-}
-
-/// Counts an AMX product's multiply-adds (2 flops each) with the matrix products' (benches' GFLOP figures).
-private func countTileFlops(_ multiplyAdds: Int) {
-    gemmFlopCounter.add(2 * multiplyAdds, ordering: .relaxed)
-    modelFlopCounter.add(2 * multiplyAdds, ordering: .relaxed)
 }
 
 /// Sizes of one attention call, shared by its tasks.
@@ -273,11 +271,12 @@ struct AttentionScratch: ~Copyable {
     /// A query block's output rows, dense, for bfloat16 products.
     let output: UnsafeMutablePointer<Float>
 
-    init(rows: Int, keys: Int, outputWidth: Int) {
-        scores = .allocate(capacity: rows * keys)
-        weights = .allocate(capacity: rows * keys)
+    /// `scoreRows`: the query rows one product step takes (all `rows`, or a group of 32 on AMX tiles).
+    init(rows: Int, scoreRows: Int, keys: Int, outputWidth: Int) {
+        scores = .allocate(capacity: scoreRows * keys)
+        weights = .allocate(capacity: scoreRows * keys)
         // Rows past a task's last query (AMX tiles compute 32 at a time) are read but never used: zeros.
-        weights.initialize(repeating: 0, count: rows * keys)
+        weights.initialize(repeating: 0, count: scoreRows * keys)
         output = .allocate(capacity: rows * outputWidth)
         rowMax = .allocate(capacity: rows)
         rowSum = .allocate(capacity: rows)

@@ -74,9 +74,7 @@ extension Tensor {
             return nil  // oneDNN has no convolution for this shape: the caller's path has
         }
         // The benches' FLOP counts: the convolution's multiply-adds, as a product would count them.
-        let flops = 2 * n * ho * wo * o * c * kh * kw
-        gemmFlopCounter.add(flops, ordering: .relaxed)
-        modelFlopCounter.add(flops, ordering: .relaxed)
+        countProductFlops(2 * n * ho * wo * o * c * kh * kw)
         // NCHW float32 -> NHWC bfloat16, once for all images, into memory aligned for AMX's tile loads.
         let input = AlignedBFloat16(count: n * h * w * c)
         x.data.withUnsafeBufferPointer {
