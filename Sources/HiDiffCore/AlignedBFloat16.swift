@@ -19,11 +19,3 @@ final class AlignedBFloat16: @unchecked Sendable {
 
     deinit { pointer.deallocate() }
 }
-
-/// `count` floats, uninitialised, in memory aligned to 64 bytes (see `AlignedBFloat16`); free with
-/// `deallocate()`.
-func allocateAlignedFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
-    let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
-    HugePages.advise(raw, byteCount: count * 4)
-    return raw.bindMemory(to: Float.self, capacity: max(count, 1))
-}

@@ -137,27 +137,27 @@ extension Tensor {
         // Scratch of at most ~16M elements for the column matrix; im2col writes every element.
         let rowsPerBlock = max(1, min(ho, (1 << 24) / max(k * wo, 1)))
         let colCount = pointwise ? 0 : k * rowsPerBlock * wo
-        let col = HugePages.allocate(T.self, capacity: max(colCount, 1))
-        defer { col.deallocate() }
-        return Tensor(shape: [n, o, ho, wo]) { ob in
-            let outBase = ob.baseAddress!
-            seedPlanes(outBase, bias: bias, images: n, channels: o, plane: plane)
-            let beta: Float = bias == nil ? 0 : 1
-            for b in 0..<n {
-                let src = x + b * c * h * w
-                let dst = outBase + b * o * plane
-                if pointwise {
-                    product(o, plane, c, weight, c, src, plane, beta, dst, plane)
-                    continue
-                }
-                var y0 = 0
-                while y0 < ho {
-                    let rows = min(rowsPerBlock, ho - y0)
-                    let cols = rows * wo
-                    im2col(src, c: c, h: h, w: w, kh: kh, kw: kw, s: s, d: d,
-                           padTop: padTop, padLeft: padLeft, y0: y0, rows: rows, wo: wo, into: col)
-                    product(o, cols, k, weight, k, col, cols, beta, dst + y0 * wo, plane)
-                    y0 += rows
+        return ScratchPool.shared.withBuffer(T.self, capacity: max(colCount, 1)) { col in
+            Tensor(shape: [n, o, ho, wo]) { ob in
+                let outBase = ob.baseAddress!
+                seedPlanes(outBase, bias: bias, images: n, channels: o, plane: plane)
+                let beta: Float = bias == nil ? 0 : 1
+                for b in 0..<n {
+                    let src = x + b * c * h * w
+                    let dst = outBase + b * o * plane
+                    if pointwise {
+                        product(o, plane, c, weight, c, src, plane, beta, dst, plane)
+                        continue
+                    }
+                    var y0 = 0
+                    while y0 < ho {
+                        let rows = min(rowsPerBlock, ho - y0)
+                        let cols = rows * wo
+                        im2col(src, c: c, h: h, w: w, kh: kh, kw: kw, s: s, d: d,
+                               padTop: padTop, padLeft: padLeft, y0: y0, rows: rows, wo: wo, into: col)
+                        product(o, cols, k, weight, k, col, cols, beta, dst + y0 * wo, plane)
+                        y0 += rows
+                    }
                 }
             }
         }

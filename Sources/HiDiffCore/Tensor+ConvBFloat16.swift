@@ -75,31 +75,33 @@ extension Tensor {
         }
         // The benches' FLOP counts: the convolution's multiply-adds, as a product would count them.
         countProductFlops(2 * n * ho * wo * o * c * kh * kw)
-        // NCHW float32 -> NHWC bfloat16, once for all images, into memory aligned for AMX's tile loads.
-        let input = AlignedBFloat16(count: n * h * w * c)
-        x.data.withUnsafeBufferPointer {
-            transposeBatchedToBFloat16($0.baseAddress!, input.pointer, batch: n, rows: c, cols: h * w)
-        }
+        // NCHW float32 -> NHWC bfloat16, once for all images, and the NHWC float32 output: pooled buffers
+        // (fresh ones were zeroed by the kernel on every call), aligned for AMX's tile loads.
         let outCount = n * ho * wo * o
-        let dst = allocateAlignedFloats(outCount)
-        defer { dst.deallocate() }
-        withBias(bias) { b in
-            parallelWorkers(n * geometry.count) { item in
-                let image = item / geometry.count, band = item % geometry.count
-                let g = geometry[band]
-                BFloat16GEMM.withOneThreadPerProduct {
-                    do {
-                        try engine.runConvolution(plans[band], src: input.pointer + (image * h + g.in0) * w * c,
-                                                  weights: weights[band].pointer, bias: b,
-                                                  dst: dst + (image * ho + g.r0) * wo * o)
-                    } catch {
-                        fatalError("\(error)")
+        return ScratchPool.shared.withBuffer(UInt16.self, capacity: n * h * w * c) { input in
+            ScratchPool.shared.withBuffer(Float.self, capacity: outCount) { dst in
+                x.data.withUnsafeBufferPointer {
+                    transposeBatchedToBFloat16($0.baseAddress!, input, batch: n, rows: c, cols: h * w)
+                }
+                withBias(bias) { b in
+                    parallelWorkers(n * geometry.count) { item in
+                        let image = item / geometry.count, band = item % geometry.count
+                        let g = geometry[band]
+                        BFloat16GEMM.withOneThreadPerProduct {
+                            do {
+                                try engine.runConvolution(plans[band], src: input + (image * h + g.in0) * w * c,
+                                                          weights: weights[band].pointer, bias: b,
+                                                          dst: dst + (image * ho + g.r0) * wo * o)
+                            } catch {
+                                fatalError("\(error)")
+                            }
+                        }
                     }
                 }
+                return Tensor(shape: [n, o, ho, wo]) { out in
+                    transposeBatched(dst, out.baseAddress!, batch: n, rows: ho * wo, cols: o)
+                }
             }
-        }
-        return Tensor(shape: [n, o, ho, wo]) { out in
-            transposeBatched(dst, out.baseAddress!, batch: n, rows: ho * wo, cols: o)
         }
     }
 }

@@ -24,30 +24,30 @@ extension Tensor {
         let blockTiles = max(1, min(totalTiles, (1 << 23) / (16 * max(c, o))))
         let uStride = winogradPlaneStride(o * c), vStride = winogradPlaneStride(c * blockTiles)
         let mStride = winogradPlaneStride(o * blockTiles)
-        let u = HugePages.allocate(Float.self, capacity: 16 * uStride)
-        let v = HugePages.allocate(Float.self, capacity: 16 * vStride)
-        let m = HugePages.allocate(Float.self, capacity: 16 * mStride)
-        defer { u.deallocate(); v.deallocate(); m.deallocate() }
         // Count what a direct convolution would have issued, less the GEMMs below (counted by sgemm).
         modelFlopCounter.add(2 * n * ho * wo * o * c * 9 - 2 * 16 * o * c * totalTiles, ordering: .relaxed)
-        weight.data.withUnsafeBufferPointer { wb in
-            winogradWeights(wb.baseAddress!, o: o, c: c, stride: uStride, into: u)
-        }
         let geometry = WinogradGeometry(c: c, h: h, w: w, o: o, ho: ho, wo: wo, padTop: padTop, padLeft: padLeft,
                                         tilesX: tilesX, tilesPerImage: tilesPerImage, vStride: vStride,
                                         mStride: mStride)
-        x.data.withUnsafeBufferPointer { xb in
-            let bias = bias?.data
-            var t0 = 0
-            while t0 < totalTiles {
-                let tb = min(blockTiles, totalTiles - t0)
-                winogradInput(xb.baseAddress!, geometry, tiles: t0..<(t0 + tb), into: v)
-                for xi in 0..<16 {
-                    sgemm(m: o, n: tb, k: c, a: u + xi * uStride, lda: c, b: v + xi * vStride, ldb: tb,
-                          c: m + xi * mStride, ldc: tb)
+        // U, V and M in one pooled buffer (fresh ones were zeroed by the kernel on every call: `ScratchPool`).
+        ScratchPool.shared.withBuffer(Float.self, capacity: 16 * (uStride + vStride + mStride)) { u in
+            let v = u + 16 * uStride, m = v + 16 * vStride
+            weight.data.withUnsafeBufferPointer { wb in
+                winogradWeights(wb.baseAddress!, o: o, c: c, stride: uStride, into: u)
+            }
+            x.data.withUnsafeBufferPointer { xb in
+                let bias = bias?.data
+                var t0 = 0
+                while t0 < totalTiles {
+                    let tb = min(blockTiles, totalTiles - t0)
+                    winogradInput(xb.baseAddress!, geometry, tiles: t0..<(t0 + tb), into: v)
+                    for xi in 0..<16 {
+                        sgemm(m: o, n: tb, k: c, a: u + xi * uStride, lda: c, b: v + xi * vStride, ldb: tb,
+                              c: m + xi * mStride, ldc: tb)
+                    }
+                    winogradOutput(m, geometry, tiles: t0..<(t0 + tb), bias: bias, into: out)
+                    t0 += tb
                 }
-                winogradOutput(m, geometry, tiles: t0..<(t0 + tb), bias: bias, into: out)
-                t0 += tb
             }
         }
     }
