@@ -1,6 +1,7 @@
 import HiDiffKernels
 
-/// bfloat16 values in memory aligned to 64 bytes, for oneDNN's convolutions. AMX tile loads from addresses
+/// bfloat16 values in memory aligned to 64 bytes, for oneDNN's convolution weights kept in its layout (the
+/// convolutions' inputs come from `ScratchPool`, aligned at least as well). AMX tile loads from addresses
 /// off a cache line split every row across two lines: the convolution took 10.7 ms instead of 5.2 ms on a
 /// 320-channel 64x64 map with its operands 32 bytes off (Swift arrays' elements start 32 bytes into their
 /// allocation). The matrix products (linear layers, attention, the feed-forward) showed no difference above

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// Transparent huge pages for large fresh buffers (activations, im2col and Winograd scratch).
+/// Transparent huge pages for large fresh buffers (activations, kept weight copies, `ScratchPool`'s buffers).
 ///
 /// malloc hands out buffers over 32 MB (and, before its threshold adapts, smaller ones) as fresh `mmap`
 /// regions: the first write to every 4 KiB page faults into the kernel. For a layer's output of 84 MB that
@@ -31,13 +31,5 @@ public enum HugePages {
     public static func advise<T>(_ buffer: UnsafeMutableBufferPointer<T>) {
         guard let base = buffer.baseAddress else { return }
         advise(UnsafeMutableRawPointer(base), byteCount: buffer.count * MemoryLayout<T>.stride)
-    }
-
-    /// `UnsafeMutablePointer.allocate(capacity:)`, advised.
-    @inlinable
-    public static func allocate<T>(_ type: T.Type, capacity: Int) -> UnsafeMutablePointer<T> {
-        let p = UnsafeMutablePointer<T>.allocate(capacity: capacity)
-        advise(UnsafeMutableRawPointer(p), byteCount: capacity * MemoryLayout<T>.stride)
-        return p
     }
 }

@@ -12,8 +12,8 @@ import Synchronization
 /// uninitialised, exactly like fresh memory. At most `retainedBytes` are kept idle: past that the buffers idle
 /// longest are freed. Buffers under `HugePages.threshold` are plain allocations (malloc reuses those itself).
 public final class ScratchPool: Sendable {
-    /// The process's pool: 512 MiB idle at most (the largest scratch, SD 1.5's 1280-channel Winograd weights,
-    /// is 105 MB; SDXL's feed-forward and attention keep theirs elsewhere).
+    /// The process's pool: 512 MiB idle at most (the largest scratch of SD 1.5 and SDXL at 1024 px, the
+    /// transformed weights of a 1280-channel Winograd convolution, is 105 MB).
     public static let shared = ScratchPool(retainedBytes: 512 << 20)
 
     /// Idle bytes kept at most.

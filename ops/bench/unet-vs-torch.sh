@@ -52,6 +52,9 @@ while [ $# -gt 0 ]; do
         *) echo "unet-vs-torch.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
+case "$PAIRS" in
+    ''|*[!0-9]*|0) echo "unet-vs-torch.sh: --pairs must be a whole number of at least 1 (got $PAIRS)" >&2; exit 2 ;;
+esac
 
 cd "$(dirname "$0")/../.."
 [ -d "$MODEL" ] || { echo "unet-vs-torch.sh: no U-Net folder at $MODEL (run tools/reference/make_fullsize.py)" >&2; exit 1; }
