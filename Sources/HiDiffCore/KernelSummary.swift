@@ -9,7 +9,7 @@ public enum KernelSummary {
     /// e.g. "OpenBLAS Cooperlake (corrected from Prescott), thread timeout 2^4 cycles; oneDNN 2.6.3
     /// avx512_core_amx (bf16 native, attention on AMX tiles); vector unit AVX-512".
     public static var text: String {
-        let correction = OpenBLASCoreType.appliedCorrection.map { " (corrected from \($0.from))" } ?? ""
+        let correction = OpenBLASCoreType.appliedCorrection.map { " (\($0.summary))" } ?? ""
         let timeout = ProcessInfo.processInfo.environment[OpenBLASCoreType.threadTimeoutVariable]
             .map { ", thread timeout 2^\($0) cycles" } ?? ""
         return "OpenBLAS \(OpenBLASCoreType.corename)\(correction)\(timeout); \(bfloat16); vector unit \(VectorUnit.detected)"

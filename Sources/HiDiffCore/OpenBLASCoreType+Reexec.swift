@@ -6,23 +6,42 @@ import Glibc
 
 extension OpenBLASCoreType {
     /// Set in the environment of a process re-executed with a corrected core type, as `<old>><new>` (e.g.
-    /// `Prescott>Cooperlake`); it keeps the process from re-executing again. Setting it to anything
-    /// beforehand (e.g. `off`) disables the correction, as does setting `OPENBLAS_CORETYPE` yourself.
+    /// `Prescott>Cooperlake`), or `OPENBLAS_CORETYPE=<old>><new>` when the old core came from an inherited
+    /// `OPENBLAS_CORETYPE`; it keeps the process from re-executing again. Setting it to anything beforehand
+    /// (e.g. `off`) disables the correction and leaves `OPENBLAS_CORETYPE` as it is.
     public static let markerVariable = "HIDIFF_OPENBLAS_COREFIX"
 
-    /// A core type correction: the kernels OpenBLAS chose and the ones it was made to use.
+    /// A core type correction: the kernels OpenBLAS ran and the ones it was made to use.
     public struct Correction: Sendable, Equatable, CustomStringConvertible {
-        /// The core OpenBLAS picked by itself.
+        /// The core OpenBLAS ran before the correction.
         public var from: String
         /// The `OPENBLAS_CORETYPE` set instead.
         public var to: String
+        /// Whether `from` was asked for by an `OPENBLAS_CORETYPE` the process inherited (some machine images
+        /// set an old core type for every process), rather than picked by OpenBLAS itself.
+        public var inherited: Bool
 
-        public init(from: String, to: String) {
+        public init(from: String, to: String, inherited: Bool = false) {
             self.from = from
             self.to = to
+            self.inherited = inherited
         }
 
-        public var description: String { "\(from)>\(to)" }
+        /// The marker's form: `<from>><to>`, prefixed by `OPENBLAS_CORETYPE=` when inherited.
+        public var description: String { "\(inherited ? "OPENBLAS_CORETYPE=" : "")\(from)>\(to)" }
+
+        /// Parses `description`; nil for anything else (e.g. `off`).
+        public init?(marker: String) {
+            let prefix = "OPENBLAS_CORETYPE="
+            let inherited = marker.hasPrefix(prefix)
+            let parts = marker.dropFirst(inherited ? prefix.count : 0).split(separator: ">", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
+            self.init(from: parts[0], to: parts[1], inherited: inherited)
+        }
+
+        /// What the kernel summary says after the core's name, e.g. "corrected from Prescott" or
+        /// "corrected from Haswell, set by OPENBLAS_CORETYPE".
+        public var summary: String { "corrected from \(from)\(inherited ? ", set by OPENBLAS_CORETYPE" : "")" }
     }
 
     /// The kernels the running OpenBLAS uses (`openblas_get_corename()`, e.g. `Prescott`, `SkylakeX`).
@@ -34,23 +53,30 @@ extension OpenBLASCoreType {
 
     /// The correction this process runs under (from `markerVariable`), or nil when OpenBLAS kept its choice.
     public static var appliedCorrection: Correction? {
-        guard let marker = ProcessInfo.processInfo.environment[markerVariable] else { return nil }
-        let parts = marker.split(separator: ">", maxSplits: 1).map(String.init)
-        guard parts.count == 2 else { return nil }
-        return Correction(from: parts[0], to: parts[1])
+        ProcessInfo.processInfo.environment[markerVariable].flatMap(Correction.init(marker:))
     }
 
-    /// The correction this process should make, or nil: when `OPENBLAS_CORETYPE` or `markerVariable` is
-    /// already set, or `recommended(...)` finds nothing better than the running kernels.
+    /// The correction this process should make, or nil: when `markerVariable` is already set, or
+    /// `recommended(...)` finds nothing better than the running kernels.
     public static func neededCorrection(environment: [String: String] = ProcessInfo.processInfo.environment) -> Correction? {
-        guard environment["OPENBLAS_CORETYPE"] == nil, environment[markerVariable] == nil,
+        guard environment[markerVariable] == nil,
               let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return nil }
         let cpu = parseCPUInfo(text)
-        let current = corename
-        guard let better = recommended(vendor: cpu.vendor, flags: cpu.flags, corename: current, config: config) else {
+        return correction(environment: environment, vendor: cpu.vendor, flags: cpu.flags, corename: corename,
+                          config: config)
+    }
+
+    /// The decision behind `neededCorrection`, from its inputs: OpenBLAS's running `corename` and `config`,
+    /// the CPU's `vendor` and `flags`. An inherited `OPENBLAS_CORETYPE` older than the CPU supports is
+    /// corrected too (measured on an AMD Zen 5 whose image sets `Haswell` for every process: SGEMM 277 GFLOPS
+    /// against 493 with the AVX-512 kernels); `markerVariable` set to anything keeps whatever runs.
+    public static func correction(environment: [String: String], vendor: String, flags: Set<String>,
+                                  corename: String, config: String) -> Correction? {
+        guard environment[markerVariable] == nil,
+              let better = recommended(vendor: vendor, flags: flags, corename: corename, config: config) else {
             return nil
         }
-        return Correction(from: current, to: better)
+        return Correction(from: corename, to: better, inherited: environment["OPENBLAS_CORETYPE"] != nil)
     }
 
     /// OpenBLAS's idle threads spin (calling `sched_yield`) for 2^28 cycles, about 0.1 s, after every

@@ -165,6 +165,7 @@ struct SGEMMBench: ParsableCommand {
                             "openblas_coretype_env": coretype ?? NSNull(),
                             "coretype_corrected": correction != nil,
                             "coretype_corrected_from": correction?.from ?? NSNull(),
+                            "coretype_corrected_from_env": correction?.inherited ?? false,
                             "bf16_best_s": bf16.wall, "bf16_gflops": gflop / bf16.wall,
                             "bf16_gflops_per_cpu_s": gflop / bf16.cpu, "bf16_isa": BFloat16GEMM.instructionSet,
                             "bf16_native": BFloat16GEMM.isNative, "bf16_onednn": gemm.usesOneDNN]))

@@ -77,17 +77,52 @@ final class OpenBLASCoreTypeTests: XCTestCase {
         let fresh = OpenBLASCoreType.neededEnvironment(environment: [:])
         XCTAssertEqual(fresh[OpenBLASCoreType.threadTimeoutVariable], "4")
         let chosen = OpenBLASCoreType.neededEnvironment(environment: ["OPENBLAS_THREAD_TIMEOUT": "20",
-                                                                      "OPENBLAS_CORETYPE": "Haswell"])
+                                                                      OpenBLASCoreType.markerVariable: "off"])
         XCTAssertEqual(chosen, [:], "the user's settings stay")
         // A re-executed process (marker and timeout set) changes nothing more: no second exec.
         XCTAssertEqual(OpenBLASCoreType.neededEnvironment(environment: [OpenBLASCoreType.markerVariable: "Prescott>Cooperlake",
                                                                         "OPENBLAS_THREAD_TIMEOUT": "4"]), [:])
     }
 
-    func testNothingToDoWhenTheUserChoseOrTheMarkerIsSet() {
-        XCTAssertNil(OpenBLASCoreType.neededCorrection(environment: ["OPENBLAS_CORETYPE": "Haswell"]))
-        XCTAssertNil(OpenBLASCoreType.neededCorrection(environment: [OpenBLASCoreType.markerVariable: "off"]))
+    /// A machine image that sets `OPENBLAS_CORETYPE=Haswell` for every process, on an AMD Zen 5 (AVX-512 BF16):
+    /// the inherited core is corrected like one OpenBLAS fell back to, and the marker says it was inherited.
+    func testAnInheritedOldCoreTypeIsCorrectedUnlessTheMarkerIsSet() {
+        let zen5 = avx512.union(["avx512_bf16", "avx512_vp2intersect"])
+        let fix = OpenBLASCoreType.correction(environment: ["OPENBLAS_CORETYPE": "Haswell"], vendor: "AuthenticAMD",
+                                              flags: zen5, corename: "Haswell", config: dynamic)
+        XCTAssertEqual(fix, OpenBLASCoreType.Correction(from: "Haswell", to: "SkylakeX", inherited: true))
+        XCTAssertEqual(fix?.description, "OPENBLAS_CORETYPE=Haswell>SkylakeX")
+        XCTAssertEqual(fix?.summary, "corrected from Haswell, set by OPENBLAS_CORETYPE")
+        // What OpenBLAS fell back to by itself is not marked inherited.
+        let fellBack = OpenBLASCoreType.correction(environment: [:], vendor: "GenuineIntel", flags: zen5,
+                                                   corename: "Prescott", config: dynamic)
+        XCTAssertEqual(fellBack, OpenBLASCoreType.Correction(from: "Prescott", to: "Cooperlake"))
+        XCTAssertEqual(fellBack?.summary, "corrected from Prescott")
+        // The opt-out, an inherited core that already fits, and one newer than the CPU's are left alone.
+        XCTAssertNil(OpenBLASCoreType.correction(environment: ["OPENBLAS_CORETYPE": "Haswell",
+                                                               OpenBLASCoreType.markerVariable: "off"],
+                                                 vendor: "AuthenticAMD", flags: zen5, corename: "Haswell", config: dynamic))
+        XCTAssertNil(OpenBLASCoreType.correction(environment: ["OPENBLAS_CORETYPE": "Cooperlake"], vendor: "AuthenticAMD",
+                                                 flags: zen5, corename: "Cooperlake", config: dynamic))
+        XCTAssertNil(OpenBLASCoreType.correction(environment: ["OPENBLAS_CORETYPE": "SkylakeX"], vendor: "GenuineIntel",
+                                                 flags: avx2, corename: "SkylakeX", config: dynamic))
+    }
+
+    func testMarkerRoundTrips() {
+        for fix in [OpenBLASCoreType.Correction(from: "Prescott", to: "SkylakeX"),
+                    OpenBLASCoreType.Correction(from: "Haswell", to: "SkylakeX", inherited: true)] {
+            XCTAssertEqual(OpenBLASCoreType.Correction(marker: fix.description), fix)
+        }
         XCTAssertEqual(OpenBLASCoreType.Correction(from: "Prescott", to: "SkylakeX").description, "Prescott>SkylakeX")
+        for bad in ["off", "", ">", "Prescott>", "OPENBLAS_CORETYPE=", "OPENBLAS_CORETYPE=>SkylakeX"] {
+            XCTAssertNil(OpenBLASCoreType.Correction(marker: bad), bad)
+        }
+    }
+
+    func testNothingToDoWhenTheMarkerIsSet() {
+        XCTAssertNil(OpenBLASCoreType.neededCorrection(environment: [OpenBLASCoreType.markerVariable: "off"]))
+        XCTAssertNil(OpenBLASCoreType.neededCorrection(environment: ["OPENBLAS_CORETYPE": "Prescott",
+                                                                     OpenBLASCoreType.markerVariable: "off"]))
         XCTAssertFalse(OpenBLASCoreType.config.isEmpty)
         XCTAssertFalse(OpenBLASCoreType.corename.isEmpty)
     }
