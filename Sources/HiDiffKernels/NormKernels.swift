@@ -51,6 +51,29 @@ public func scaleShiftPlanes(_ s: UnsafePointer<Float>, _ o: UnsafeMutablePointe
     }
 }
 
+/// `scaleShiftPlanes` followed by SiLU in the same pass: y = s * scale + shift, then y / (1 + exp(-y)) as
+/// `siluRange` computes it (8 lanes at a time, the scalar form for a plane's last `inner % 8` elements).
+public func scaleShiftSiLUPlanes(_ s: UnsafePointer<Float>, _ o: UnsafeMutablePointer<Float>, planes: Int, inner: Int,
+                                 scale: [Float], shift: [Float]) {
+    parallelRanges(planes, minChunk: max(1, (1 << 15) / max(inner, 1))) { r in
+        for p in r {
+            let a = scale[p], b = shift[p], base = p * inner
+            let a8 = SIMD8<Float>(repeating: a), b8 = SIMD8<Float>(repeating: b)
+            var i = 0
+            while i + 8 <= inner {
+                let y = load8(s, base + i) * a8 + b8
+                store8(y / (1 + fastExp(-y)), o, base + i)
+                i += 8
+            }
+            while i < inner {
+                let y = s[base + i] * a + b
+                o[base + i] = y / (1 + fastExp(-y))
+                i += 1
+            }
+        }
+    }
+}
+
 /// LayerNorm of `rows` rows of `width` floats with an optional affine `weight`/`bias` of that width.
 public func layerNormRows(_ s: UnsafePointer<Float>, _ o: UnsafeMutablePointer<Float>, rows: Int, width d: Int,
                           weight: [Float]?, bias: [Float]?, eps: Float) {

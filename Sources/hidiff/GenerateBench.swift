@@ -22,7 +22,9 @@ struct GenerateBench: ParsableCommand {
             text_encode_and_setup_s from the start of denoising to its first progress report (request checks, \
             scheduler, initial noise, text encoders); denoise_s from there to the last report (every U-Net call, \
             guidance and scheduler step), step_median_s the median interval between reports; vae_decode_s the VAE \
-            decoder and the conversion to 8-bit RGB. Compare with tools/reference/bench_torch_generate.py \
+            decoder and the conversion to 8-bit RGB. With HIDIFF_PROFILE set in the environment, \
+            profile_denoise and profile_vae_decode give the median run's kernels per phase, name -> [calls, \
+            CPU seconds, wall seconds]. Compare with tools/reference/bench_torch_generate.py \
             (ops/bench/generate-vs-torch.sh runs both).
             """)
 
@@ -79,6 +81,9 @@ struct GenerateBench: ParsableCommand {
         var encode = 0.0, denoise = 0.0, decode = 0.0
         var steps: [Double] = []
         var unetCalls = 0
+        /// With `HIDIFF_PROFILE`: kernel name -> [calls, CPU seconds, wall seconds], for the prompt encoding and
+        /// denoising, and for the VAE decode.
+        var denoiseProfile: [String: [Double]] = [:], decodeProfile: [String: [Double]] = [:]
 
         mutating func add(_ other: Phases) {
             encode += other.encode
@@ -86,6 +91,16 @@ struct GenerateBench: ParsableCommand {
             decode += other.decode
             steps += other.steps
             unetCalls += other.unetCalls
+            denoiseProfile.merge(other.denoiseProfile) { zip($0, $1).map { $0 + $1 } }
+            decodeProfile.merge(other.decodeProfile) { zip($0, $1).map { $0 + $1 } }
+        }
+
+        /// The kernels' totals since `OpProfile.reset()`, then resets them.
+        static func takeProfile() -> [String: [Double]] {
+            defer { OpProfile.reset() }
+            return Dictionary(uniqueKeysWithValues: OpProfile.snapshot().map {
+                ($0.name, [Double($0.calls), $0.cpuSeconds, $0.wallSeconds])
+            })
         }
     }
 
@@ -117,7 +132,7 @@ struct GenerateBench: ParsableCommand {
         let order = walls.indices.sorted { walls[$0] < walls[$1] }
         let median = order[order.count / 2]
         let p = phases[median]
-        print(try jsonLine([
+        var line: [String: Any] = [
             "bench": "generate", "model": modelPath, "family": pipeline.family.rawValue,
             "width": first.width ?? pipeline.nativeSize, "height": first.height ?? pipeline.nativeSize,
             "steps": steps, "cfg_scale": cfgScale, "unet_batch": cfgScale > 1 ? 2 : 1, "batch": batch,
@@ -131,22 +146,32 @@ struct GenerateBench: ParsableCommand {
             "phases_timed": "around the pipeline's public calls, for the median run (hidiff bench generate --help)",
             "unet_calls": p.unetCalls, "load_s": loadSeconds, "kernels": KernelSummary.text,
             "peak_rss_bytes": ProcessStats.peakResidentBytes() ?? -1, "threads": ProcessInfoCores.count,
-        ]))
+        ]
+        if OpProfile.enabled {
+            // The median run's kernels: name -> [calls, CPU seconds, wall seconds], per phase.
+            line["profile_denoise"] = p.denoiseProfile
+            line["profile_vae_decode"] = p.decodeProfile
+        }
+        print(try jsonLine(line))
     }
 
     /// One whole generation, timed by phase (the image is dropped).
     func generate(_ pipeline: StableDiffusionPipeline, _ request: GenerationRequest) throws -> Phases {
         var marks: [Double] = []  // the start, then each progress report: before the first step and after each
+        if OpProfile.enabled { OpProfile.reset() }
         let start = ProcessStats.now()
         let latents = try pipeline.denoise(request) { _, _ in marks.append(ProcessStats.now()) }
+        let denoiseProfile = OpProfile.enabled ? Phases.takeProfile() : [:]
         let decodeStart = ProcessStats.now()
         _ = try pipeline.decode(latents)
         let end = ProcessStats.now()
+        let decodeProfile = OpProfile.enabled ? Phases.takeProfile() : [:]
         guard let firstReport = marks.first, let lastReport = marks.last, marks.count >= 2 else {
             throw ValidationError("the pipeline ran no denoising step (\(marks.count) progress reports), so there "
                                   + "is nothing to time; this is a bug in bench generate, please report it")
         }
         return Phases(encode: firstReport - start, denoise: lastReport - firstReport, decode: end - decodeStart,
-                      steps: zip(marks.dropFirst(), marks).map { $0 - $1 }, unetCalls: marks.count - 1)
+                      steps: zip(marks.dropFirst(), marks).map { $0 - $1 }, unetCalls: marks.count - 1,
+                      denoiseProfile: denoiseProfile, decodeProfile: decodeProfile)
     }
 }

@@ -142,6 +142,9 @@ struct OpsBench: ParsableCommand {
                 $0.groupNorm(groups: 32, weight: nil, bias: nil, eps: 1e-5)
             },
             elementwise("silu_320_64x64", shape: act320) { $0.silu() },
+            elementwise("groupnorm_silu_320_64x64", shape: act320) {
+                $0.groupNormSiLU(groups: 32, weight: nil, bias: nil, eps: 1e-5)
+            },
             elementwise("add_320_64x64", shape: act320, reads: 2) { $0 + $0 },
             elementwise("add_channelwise_320_64x64", shape: act320) {
                 $0.addingChannelwise(Tensor(repeating: 0.5, shape: [2, 320]))

@@ -55,6 +55,32 @@ final class CollectiveTests: XCTestCase {
         }
     }
 
+    /// GroupNorm with SiLU in its output pass equals the two passes bit for bit (the scalar exp of plane tails is
+    /// the vector one's lane), on the whole map and on stripes; planes of 15 and 144 elements cover both loops.
+    func testGroupNormWithSiLUEqualsGroupNormThenSiLUExactly() throws {
+        var g = SplitMix(seed: 6)
+        for shape in [[2, 8, 24, 6], [1, 4, 5, 3]] {
+            let x = g.tensor(shape) * 3 + 1
+            let w = g.tensor([shape[1]]), b = g.tensor([shape[1]])
+            let twoPasses = x.groupNorm(groups: 4, weight: w, bias: b, eps: 1e-5).silu()
+            let fused = x.groupNormSiLU(groups: 4, weight: w, bias: b, eps: 1e-5)
+            XCTAssertEqual(fused.shape, twoPasses.shape)
+            XCTAssertEqual(fused.data, twoPasses.data, "\(shape)")
+            XCTAssertGreaterThan(twoPasses.data.filter { $0 < 0 }.count, 0, "SiLU's negative side is exercised")
+        }
+        let x = g.tensor([2, 8, 24, 6]) * 3 + 1
+        let w = g.tensor([8]), b = g.tensor([8])
+        for rows in layouts {
+            let twoPasses = try striped(x, rows: rows) { t, c in
+                try t.groupNorm(groups: 4, weight: w, bias: b, eps: 1e-5, collective: c).silu()
+            }
+            let fused = try striped(x, rows: rows) { t, c in
+                try t.groupNormSiLU(groups: 4, weight: w, bias: b, eps: 1e-5, collective: c)
+            }
+            XCTAssertEqual(fused.data, twoPasses.data, "\(rows)")
+        }
+    }
+
     func testSelfAttentionOnStripesGathersKeysAndValues() throws {
         var g = SplitMix(seed: 9)
         let x = g.tensor([1, 8, 24, 5])  // NCHW map; tokens are its pixels

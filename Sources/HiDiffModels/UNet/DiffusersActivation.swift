@@ -16,6 +16,18 @@ public enum DiffusersActivation: String, Sendable, Equatable {
         self = a
     }
 
+    /// GroupNorm, then this activation: SiLU in the normalisation's own output pass
+    /// (`Tensor.groupNormSiLU`), the others as a second pass.
+    public func afterGroupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, eps: Float,
+                               collective: any Collective) throws -> Tensor {
+        switch self {
+        case .silu, .swish:
+            return try x.groupNormSiLU(groups: groups, weight: weight, bias: bias, eps: eps, collective: collective)
+        default:
+            return self(try x.groupNorm(groups: groups, weight: weight, bias: bias, eps: eps, collective: collective))
+        }
+    }
+
     /// Applies the activation elementwise.
     public func callAsFunction(_ x: Tensor) -> Tensor {
         switch self {

@@ -51,15 +51,15 @@ public struct ResnetBlock2D: Sendable {
 
     /// `x` [N, in, H, W], `temb` [N, temb] (required iff the block has `time_emb_proj`) -> [N, out, H, W].
     public func callAsFunction(_ x: Tensor, temb: Tensor?, collective: any Collective) throws -> Tensor {
-        var h = try x.groupNorm(groups: groups, weight: norm1Weight, bias: norm1Bias, eps: eps, collective: collective)
-        h = activation(h)
+        var h = try activation.afterGroupNorm(x, groups: groups, weight: norm1Weight, bias: norm1Bias, eps: eps,
+                                              collective: collective)
         h = try h.conv2d(weight: conv1Weight, bias: conv1Bias, padding: 1, collective: collective)
         if let timeProjWeight, let temb {
             let t = activation(temb).linear(weight: timeProjWeight, bias: timeProjBias)
             h = h.addingChannelwise(t)
         }
-        h = try h.groupNorm(groups: groups, weight: norm2Weight, bias: norm2Bias, eps: eps, collective: collective)
-        h = activation(h)
+        h = try activation.afterGroupNorm(h, groups: groups, weight: norm2Weight, bias: norm2Bias, eps: eps,
+                                          collective: collective)
         h = try h.conv2d(weight: conv2Weight, bias: conv2Bias, padding: 1, collective: collective)
         var shortcut = x
         if let shortcutWeight {

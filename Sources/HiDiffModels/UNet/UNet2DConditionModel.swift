@@ -145,9 +145,8 @@ public struct UNet2DConditionModel: Sendable {
                           upsampleSize: nextSkip.map { ($0.dim(2), $0.dim(3)) },
                           restoreSize: prePoolSizes[upBlocks.count - 1 - block.index], call: call)
         }
-        h = try h.groupNorm(groups: groups, weight: normOutWeight, bias: normOutBias, eps: config.normEps,
-                        collective: call.collective)
-        h = activation(h)
+        h = try activation.afterGroupNorm(h, groups: groups, weight: normOutWeight, bias: normOutBias,
+                                          eps: config.normEps, collective: call.collective)
         return try h.conv2d(weight: convOutWeight, bias: convOutBias, padding: (config.convOutKernel - 1) / 2,
                         collective: call.collective)
     }

@@ -52,8 +52,8 @@ public struct VAEDecoder: Sendable {
             for resnet in block.resnets { h = try resnet(h, temb: nil, collective: collective) }
             if let upsampler = block.upsampler { h = try upsampler(h, collective: collective) }
         }
-        h = try h.groupNorm(groups: groups, weight: normOutWeight, bias: normOutBias, eps: 1e-6, collective: collective)
-        h = activation(h)
+        h = try activation.afterGroupNorm(h, groups: groups, weight: normOutWeight, bias: normOutBias, eps: 1e-6,
+                                          collective: collective)
         return try h.conv2d(weight: convOutWeight, bias: convOutBias, padding: 1, collective: collective)
     }
 }
