@@ -2,7 +2,8 @@ import ArgumentParser
 import HiDiffCore
 
 /// The process entry. First of all, before any work: when OpenBLAS fell back to kernels older than the CPU
-/// supports (an OpenBLAS that does not know the CPU model), or would let its idle threads spin, re-execute
+/// supports (an OpenBLAS that does not know the CPU model, or an inherited `OPENBLAS_CORETYPE` naming older
+/// kernels), or would let its idle threads spin, re-execute
 /// with `OPENBLAS_CORETYPE` / `OPENBLAS_THREAD_TIMEOUT` set, since the library reads them only while
 /// loading. Then the command line.
 @main
