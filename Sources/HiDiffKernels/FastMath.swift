@@ -93,17 +93,28 @@ public func fastGelu(_ x: Float) -> Float {
     fastGelu(SIMD8<Float>(repeating: x))[0]
 }
 
+/// SiLU, x * sigmoid(x), as x / (1 + exp(-x)): the one definition every SiLU pass uses.
+@inlinable @inline(__always)
+public func fastSiLU(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    x / (1 + fastExp(-x))
+}
+
+/// Scalar companion of `fastSiLU(_:)` for loop tails (the same value as the vector form's lane).
+@inlinable @inline(__always)
+public func fastSiLU(_ x: Float) -> Float {
+    x / (1 + fastExp(-x))
+}
+
 /// o[i] = s[i] / (1 + exp(-s[i])) for `n` floats, split over the cores (o may equal s).
 public func siluRange(_ s: UnsafePointer<Float>, _ o: UnsafeMutablePointer<Float>, _ n: Int) {
     parallelRanges(n) { r in
         var i = r.lowerBound
         while i + 8 <= r.upperBound {
-            let x = load8(s, i)
-            store8(x / (1 + fastExp(-x)), o, i)
+            store8(fastSiLU(load8(s, i)), o, i)
             i += 8
         }
         while i < r.upperBound {
-            o[i] = s[i] / (1 + fastExp(-s[i]))
+            o[i] = fastSiLU(s[i])
             i += 1
         }
     }

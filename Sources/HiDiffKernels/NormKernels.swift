@@ -51,7 +51,7 @@ public func scaleShiftPlanes(_ s: UnsafePointer<Float>, _ o: UnsafeMutablePointe
     }
 }
 
-/// `scaleShiftPlanes` followed by SiLU in the same pass: y = s * scale + shift, then y / (1 + exp(-y)) as
+/// `scaleShiftPlanes` followed by SiLU in the same pass: y = s * scale + shift, then `fastSiLU(y)` as
 /// `siluRange` computes it (8 lanes at a time, the scalar form for a plane's last `inner % 8` elements).
 public func scaleShiftSiLUPlanes(_ s: UnsafePointer<Float>, _ o: UnsafeMutablePointer<Float>, planes: Int, inner: Int,
                                  scale: [Float], shift: [Float]) {
@@ -61,13 +61,11 @@ public func scaleShiftSiLUPlanes(_ s: UnsafePointer<Float>, _ o: UnsafeMutablePo
             let a8 = SIMD8<Float>(repeating: a), b8 = SIMD8<Float>(repeating: b)
             var i = 0
             while i + 8 <= inner {
-                let y = load8(s, base + i) * a8 + b8
-                store8(y / (1 + fastExp(-y)), o, base + i)
+                store8(fastSiLU(load8(s, base + i) * a8 + b8), o, base + i)
                 i += 8
             }
             while i < inner {
-                let y = s[base + i] * a + b
-                o[base + i] = y / (1 + fastExp(-y))
+                o[base + i] = fastSiLU(s[base + i] * a + b)
                 i += 1
             }
         }

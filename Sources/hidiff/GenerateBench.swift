@@ -23,7 +23,8 @@ struct GenerateBench: ParsableCommand {
             scheduler, initial noise, text encoders); denoise_s from there to the last report (every U-Net call, \
             guidance and scheduler step), step_median_s the median interval between reports; vae_decode_s the VAE \
             decoder and the conversion to 8-bit RGB. With HIDIFF_PROFILE set in the environment, \
-            profile_denoise and profile_vae_decode give the median run's kernels per phase, name -> [calls, \
+            profile_denoise (prompt encoding included) and profile_vae_decode give the median run's kernels per \
+            phase, name -> [calls, \
             CPU seconds, wall seconds]. Compare with tools/reference/bench_torch_generate.py \
             (ops/bench/generate-vs-torch.sh runs both).
             """)
